@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+/**
+ * `ampline serve | sim | demo | bench | migrate`
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type ConfigOverrides } from './config.js';
+import { startCsms } from './csms/app.js';
+import { openDb } from './store/db.js';
+import { createLogger } from './util/log.js';
+
+const USAGE = `Usage: ampline <command> [options]
+
+Commands:
+  serve     Run the CSMS (OCPP 1.6J + 2.0.1 central system)
+            --port N (default $AMPLINE_PORT or 8180; 0 = any free port)  --host H  --data-dir D
+  sim       Run simulated charge points against a CSMS
+            --url ws://HOST:PORT/ocpp  --count N  --protocol ocpp1.6|ocpp2.0.1|mixed
+            [--prefix SIM-] [--sessions]
+  demo      CSMS plus a handful of simulated chargers running sessions (what npm start runs)
+  bench     Run the benchmarks and write BENCHMARKS.md
+  migrate   Create or upgrade the database schema and exit
+
+Configuration is read from AMPLINE_* environment variables (see README.md).`;
+
+function overridesFrom(values: Record<string, string | boolean | undefined>): ConfigOverrides {
+  const o: ConfigOverrides = {};
+  if (typeof values.port === 'string') {
+    const n = Number(values.port);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--port must be an integer between 0 and 65535, got ${values.port}`);
+    o.port = n;
+  }
+  if (typeof values.host === 'string') o.host = values.host;
+  if (typeof values['data-dir'] === 'string') o.dataDir = values['data-dir'];
+  return o;
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (sig: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stderr.write(`\n${sig} received, shutting down\n`);
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' } },
+    strict: true,
+  });
+  const config = loadConfig(process.env, overridesFrom(values));
+  const log = createLogger({ level: config.logLevel });
+  if (config.apiKeyGenerated) {
+    // Printed on purpose (AMPLINE_API_KEY unset): the operator needs it to use the management API.
+    process.stdout.write(`AMPLINE_API_KEY is not set; management API key (kept in ${config.dataDir}/api-key): ${config.apiKey}\n`);
+  }
+  const csms = await startCsms(config, { log, processMetrics: true, warmValidators: true });
+  onSignals(() => csms.stop());
+}
+
+async function sim(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      count: { type: 'string', default: '1' },
+      protocol: { type: 'string', default: 'ocpp1.6' },
+      prefix: { type: 'string', default: 'SIM-' },
+      sessions: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (!values.url) throw new ConfigError('--url is required, e.g. --url ws://127.0.0.1:8180/ocpp');
+  const count = Number(values.count);
+  if (!Number.isInteger(count) || count < 1) throw new ConfigError(`--count must be a positive integer, got ${values.count}`);
+  if (!['ocpp1.6', 'ocpp2.0.1', 'mixed'].includes(values.protocol!)) {
+    throw new ConfigError(`--protocol must be ocpp1.6, ocpp2.0.1 or mixed, got ${values.protocol}`);
+  }
+  const { simMain } = await import('./sim/index.js');
+  const fleet = await simMain({ url: values.url, count, protocol: values.protocol!, prefix: values.prefix!, sessions: values.sessions! });
+  process.stdout.write(`${count} simulated charge point(s) connected to ${values.url}\n`);
+  onSignals(() => fleet.stop());
+}
+
+async function demo(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, chargers: { type: 'string', default: '10' } },
+    strict: true,
+  });
+  const config = loadConfig(process.env, overridesFrom(values));
+  const log = createLogger({ level: config.logLevel });
+  const csms = await startCsms(config, { log, processMetrics: true });
+  const { simMain } = await import('./sim/index.js');
+  const count = Number(values.chargers);
+  const fleet = await simMain({ url: csms.ocppUrl, count, protocol: 'mixed', prefix: 'DEMO-', sessions: true });
+  process.stdout.write(
+    `\nAmpline demo running: CSMS at ${csms.url} (dashboard ${csms.url}/, metrics ${csms.url}/metrics), ` +
+      `${count} simulated chargers (mixed OCPP 1.6/2.0.1) running sessions.\n` +
+      `Management API key: ${config.apiKeyGenerated ? config.apiKey + ` (generated, kept in ${config.dataDir}/api-key)` : '(from AMPLINE_API_KEY)'}\n` +
+      `Press Ctrl+C to stop.\n\n`,
+  );
+  onSignals(async () => {
+    await fleet.stop();
+    await csms.stop();
+  });
+}
+
+async function migrate(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' } }, strict: true });
+  const config = loadConfig(process.env, overridesFrom(values));
+  const db = await openDb({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, pgSchema: config.pgSchema });
+  process.stdout.write(`database schema is up to date (${db.location})\n`);
+  await db.close();
+}
+
+async function bench(argv: string[]): Promise<void> {
+  const { runBenchmarks } = await import('../bench/run.js');
+  await runBenchmarks(argv);
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, sim, demo, bench, migrate };
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) {
+    process.stderr.write(`unknown command '${cmd}'\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  await run(rest);
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`ampline: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`ampline: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

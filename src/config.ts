@@ -1,0 +1,139 @@
+/**
+ * Configuration: an optional JSON file (AMPLINE_CONFIG), environment variables, and command-line
+ * overrides, in that order of increasing precedence. Every setting has a safe default; invalid values
+ * stop start-up with a message naming the setting.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { LevelWithSilent } from 'pino';
+import { type TransportOptions, DEFAULT_TRANSPORT_OPTIONS } from './ocpp/transport.js';
+import { type BootPolicy, DEFAULT_BOOT_POLICY } from './services/stations.js';
+import { type AuthPolicy, DEFAULT_AUTH_POLICY } from './services/auth.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface CsmsConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  /** PostgreSQL schema (AMPLINE_PG_SCHEMA); default: the server's search_path. */
+  pgSchema: string | undefined;
+  natsUrl: string | undefined;
+  nodeId: string;
+  logLevel: LevelWithSilent;
+  apiKey: string;
+  /** True when the key was generated (and stored in the data directory) because none was configured. */
+  apiKeyGenerated: boolean;
+  ocpp: TransportOptions;
+  /** Bound on the management API's wait for a station's answer. */
+  commandTimeoutMs: number;
+  boot: BootPolicy;
+  auth: AuthPolicy;
+}
+
+export interface ConfigOverrides {
+  host?: string | undefined;
+  port?: number | undefined;
+  dataDir?: string | undefined;
+  apiKey?: string | undefined;
+  logLevel?: LevelWithSilent | undefined;
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(name: string, raw: string | number | undefined, min: number, max: number, dflt: number): number {
+  if (raw === undefined || raw === '') return dflt;
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], dflt: T): T {
+  if (raw === undefined || raw === '') return dflt;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+function readFileConfig(path: string): Env {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object of AMPLINE_* settings`);
+  }
+  const out: Env = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (v === null || typeof v === 'object') throw new ConfigError(`config file ${path}: ${k} must be a string, number or boolean`);
+    out[k] = String(v);
+  }
+  return out;
+}
+
+/** The management API key: configured, or generated once and kept in the data directory. */
+function resolveApiKey(configured: string | undefined, dataDir: string): { key: string; generated: boolean } {
+  if (configured) {
+    if (configured.length < 8) throw new ConfigError('AMPLINE_API_KEY must be at least 8 characters');
+    return { key: configured, generated: false };
+  }
+  const file = join(dataDir, 'api-key');
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8').trim();
+    if (key) return { key, generated: true };
+  }
+  const key = randomBytes(24).toString('base64url');
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, key + '\n', { mode: 0o600 });
+  return { key, generated: true };
+}
+
+export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = {}): CsmsConfig {
+  const file = env.AMPLINE_CONFIG ? readFileConfig(env.AMPLINE_CONFIG) : {};
+  const e: Env = { ...file, ...env };
+  const dataDir = resolve(overrides.dataDir ?? e.AMPLINE_DATA_DIR ?? './data');
+  const port = int('AMPLINE_PORT', overrides.port ?? e.AMPLINE_PORT, 0, 65535, 8180);
+  const { key, generated } = resolveApiKey(overrides.apiKey ?? e.AMPLINE_API_KEY, dataDir);
+  const databaseUrl = e.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  return {
+    host: overrides.host ?? e.AMPLINE_HOST ?? '0.0.0.0',
+    port,
+    dataDir,
+    databaseUrl,
+    pgSchema: e.AMPLINE_PG_SCHEMA || undefined,
+    natsUrl: e.NATS_URL || undefined,
+    nodeId: e.AMPLINE_NODE_ID || hostname(),
+    logLevel: overrides.logLevel ?? oneOf('AMPLINE_LOG_LEVEL', e.AMPLINE_LOG_LEVEL, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    apiKey: key,
+    apiKeyGenerated: generated,
+    ocpp: {
+      ...DEFAULT_TRANSPORT_OPTIONS,
+      maxPayloadBytes: int('AMPLINE_OCPP_MAX_FRAME_BYTES', e.AMPLINE_OCPP_MAX_FRAME_BYTES, 1024, 64 * 1024 * 1024, DEFAULT_TRANSPORT_OPTIONS.maxPayloadBytes),
+      pingIntervalMs: 1000 * int('AMPLINE_OCPP_PING_INTERVAL_S', e.AMPLINE_OCPP_PING_INTERVAL_S, 1, 3600, DEFAULT_TRANSPORT_OPTIONS.pingIntervalMs / 1000),
+      callTimeoutMs: 1000 * int('AMPLINE_OCPP_CALL_TIMEOUT_S', e.AMPLINE_OCPP_CALL_TIMEOUT_S, 1, 600, DEFAULT_TRANSPORT_OPTIONS.callTimeoutMs / 1000),
+    },
+    commandTimeoutMs: 1000 * int('AMPLINE_API_COMMAND_TIMEOUT_S', e.AMPLINE_API_COMMAND_TIMEOUT_S, 1, 600, 60),
+    boot: {
+      unknownStations: oneOf('AMPLINE_UNKNOWN_STATIONS', e.AMPLINE_UNKNOWN_STATIONS, ['Accepted', 'Pending', 'Rejected'], DEFAULT_BOOT_POLICY.unknownStations),
+      heartbeatIntervalS: int('AMPLINE_HEARTBEAT_INTERVAL_S', e.AMPLINE_HEARTBEAT_INTERVAL_S, 1, 86400, DEFAULT_BOOT_POLICY.heartbeatIntervalS),
+      retryIntervalS: int('AMPLINE_BOOT_RETRY_INTERVAL_S', e.AMPLINE_BOOT_RETRY_INTERVAL_S, 1, 86400, DEFAULT_BOOT_POLICY.retryIntervalS),
+    },
+    auth: {
+      unknownTokens: oneOf('AMPLINE_UNKNOWN_TOKENS', e.AMPLINE_UNKNOWN_TOKENS, ['accept', 'reject'], DEFAULT_AUTH_POLICY.unknownTokens),
+      concurrentTx: oneOf('AMPLINE_CONCURRENT_TX', e.AMPLINE_CONCURRENT_TX, ['allow', 'reject'], DEFAULT_AUTH_POLICY.concurrentTx),
+    },
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * The CSMS composition root: one hand-written place that builds every part from the configuration and
+ * wires them. `startCsms` returns a running instance; tests start as many as they like (port 0).
+ */
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { CsmsConfig } from '../config.js';
+import { type Db, openDb } from '../store/db.js';
+import { GroupCommit } from '../store/group-commit.js';
+import { OcppTransport } from '../ocpp/transport.js';
+import { warmValidators } from '../ocpp/schemas.js';
+import { createDispatcher } from '../ocpp/router.js';
+import type { CsmsServices } from '../ocpp/context.js';
+import { DomainEvents } from '../services/events.js';
+import { StationService } from '../services/stations.js';
+import { TransactionService } from '../services/transactions.js';
+import { AuthService } from '../services/auth.js';
+import { CommandService } from '../services/commands.js';
+import { registerOcppCoreApi } from '../api/ocppcore.js';
+import { registerApiV1 } from '../api/v1/index.js';
+import { ApiKeyAuth } from '../api/v1/auth.js';
+import { registerChargerConnect } from '../api/charger-connect.js';
+import { installErrorHandlers } from '../api/errors.js';
+import { type CsmsMetrics, createMetrics } from '../util/metrics.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { type Logger, createLogger } from '../util/log.js';
+
+export interface CsmsDeps {
+  log?: Logger;
+  clock?: Clock;
+  /** Collect Node process metrics too (off in tests: one registry per instance). */
+  processMetrics?: boolean;
+  /** Compile every OCPP validator before listening (production); otherwise each compiles on first use. */
+  warmValidators?: boolean;
+}
+
+export interface Csms {
+  readonly config: CsmsConfig;
+  /** http://host:port of the running server. */
+  readonly url: string;
+  /** ws://host:port/ocpp — append the station identity. */
+  readonly ocppUrl: string;
+  readonly port: number;
+  readonly db: Db;
+  readonly http: FastifyInstance;
+  readonly transport: OcppTransport;
+  readonly services: CsmsServices;
+  readonly commands: CommandService;
+  readonly events: DomainEvents;
+  readonly metrics: CsmsMetrics;
+  stop(): Promise<void>;
+}
+
+export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promise<Csms> {
+  const log = deps.log ?? createLogger({ level: config.logLevel });
+  const clock = deps.clock ?? systemClock;
+  const metrics = createMetrics({ defaultMetrics: deps.processMetrics ?? false });
+  if (deps.warmValidators) warmValidators();
+
+  const db = await openDb({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, pgSchema: config.pgSchema });
+  const events = new DomainEvents(log);
+  const writer = new GroupCommit(db.kysely);
+  const auth = new AuthService({ db: db.kysely, clock, policy: config.auth });
+  const stations = new StationService({ db: db.kysely, clock, log, events, writer, nodeId: config.nodeId, boot: config.boot });
+  const transactions = new TransactionService({ db: db.kysely, clock, log, events, auth, writer });
+  const services: CsmsServices = { stations, transactions, auth, clock, log };
+  // Whatever this node had connected before a crash is not connected now.
+  await stations.resetPresence();
+
+  const transport = new OcppTransport({ log, metrics, dispatch: createDispatcher(services), options: config.ocpp });
+  transport.onConnected((c) => {
+    log.info({ stationId: c.stationId, protocol: c.protocol, remote: c.remoteAddress }, 'station connected');
+    stations.connected(c.stationId, c.protocol).catch((err: unknown) => log.error({ err }, 'recording connect failed'));
+  });
+  transport.onDisconnected((c, reason) => {
+    log.info({ stationId: c.stationId, reason }, 'station disconnected');
+    stations.disconnected(c.stationId).catch((err: unknown) => log.error({ err }, 'recording disconnect failed'));
+  });
+
+  const commands = new CommandService({ db: db.kysely, transport, clock, defaultTimeoutMs: config.commandTimeoutMs });
+
+  const http = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  installErrorHandlers(http);
+  const keys = new ApiKeyAuth({
+    db: db.kysely,
+    clock,
+    bootstrapKey: config.apiKey,
+    onError: (err) => log.warn({ err }, 'recording API key use failed'),
+  });
+  registerOcppCoreApi(http, { db: db.kysely, commands, auth, keys, timeoutMs: config.commandTimeoutMs });
+  registerApiV1(http, { db: db.kysely, commands, clock, log, keys, timeoutMs: config.commandTimeoutMs });
+  registerChargerConnect(http, { db: db.kysely, transport, clock, keys });
+  http.get('/healthz', async (_req, reply) => {
+    try {
+      await db.kysely.selectFrom('counters').select('value').limit(1).execute();
+      return { status: 'ok', node: config.nodeId, connectedStations: transport.size, database: db.dialect };
+    } catch {
+      return reply.code(503).send({ status: 'error', reason: 'database unavailable' });
+    }
+  });
+  http.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  http.get('/', async (_req, reply) => {
+    reply.type('text/html; charset=utf-8');
+    return `<!doctype html><meta charset="utf-8"><title>Ampline CSMS</title>
+<h1>Ampline CSMS</h1><p>Node ${escapeHtml(config.nodeId)} — ${transport.size} station(s) connected.</p>
+<p>OCPP: <code>ws://HOST:${config.port}/ocpp/{identity}</code> (subprotocols ocpp2.0.1, ocpp1.6) ·
+<a href="/healthz">/healthz</a> · <a href="/metrics">/metrics</a></p>`;
+  });
+  http.server.on('upgrade', transport.handleUpgrade);
+
+  await http.listen({ host: config.host, port: config.port });
+  const addr = http.server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${addr.port}`;
+  log.info({ url, database: db.location, node: config.nodeId }, `listening on ${url}`);
+
+  let stopped = false;
+  return {
+    config,
+    url,
+    ocppUrl: `ws://${host}:${addr.port}/ocpp`,
+    port: addr.port,
+    db,
+    http,
+    transport,
+    services,
+    commands,
+    events,
+    metrics,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await transport.close();
+      await http.close();
+      await stations.stop();
+      await db.close();
+    },
+  };
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,213 @@
+/**
+ * Table row types for Kysely. Timestamps are ISO-8601 UTC strings (sortable, identical in SQLite and
+ * PostgreSQL); booleans are 0/1 integers; JSON columns are text.
+ */
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export interface StationsTable {
+  id: string;
+  protocol: string | null;
+  name: string | null;
+  vendor: string | null;
+  model: string | null;
+  serial_number: string | null;
+  firmware_version: string | null;
+  iccid: string | null;
+  imsi: string | null;
+  meter_type: string | null;
+  meter_serial_number: string | null;
+  registration_status: string | null;
+  boot_reason: string | null;
+  last_boot_at: string | null;
+  last_seen_at: string | null;
+  online: number;
+  node_id: string | null;
+  connected_at: string | null;
+  disconnected_at: string | null;
+  firmware_status: string | null;
+  diagnostics_status: string | null;
+  log_status: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EvsesTable {
+  station_id: string;
+  evse_id: number;
+  last_energy_wh: number | null;
+  last_power_w: number | null;
+  last_soc: number | null;
+  last_meter_at: string | null;
+  created_at: string;
+}
+
+export interface ConnectorsTable {
+  station_id: string;
+  evse_id: number;
+  connector_id: number;
+  status: string;
+  ocpp_status: string;
+  error_code: string | null;
+  info: string | null;
+  vendor_error_code: string | null;
+  status_at: string | null;
+  power_type: string | null;
+  phases: number | null;
+  max_voltage_v: number | null;
+  max_current_a: number | null;
+  created_at: string;
+}
+
+export interface IdTokensTable {
+  id_token: string;
+  type: string;
+  status: string;
+  group_id: string | null;
+  parent_id_tag: string | null;
+  expiry_date: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TransactionsTable {
+  id: string;
+  station_id: string;
+  evse_id: number;
+  connector_id: number | null;
+  ocpp_tx_id: string;
+  tx_number: number | null;
+  protocol: string;
+  id_token: string | null;
+  id_token_type: string | null;
+  auth_status: string | null;
+  group_id: string | null;
+  state: string;
+  charging_state: string | null;
+  started_at: string;
+  stopped_at: string | null;
+  meter_start_wh: number | null;
+  meter_stop_wh: number | null;
+  energy_wh: number | null;
+  power_w: number | null;
+  soc: number | null;
+  last_meter_at: string | null;
+  stop_reason: string | null;
+  trigger_reason: string | null;
+  seq_no: number | null;
+  offline: number;
+  remote_start_id: number | null;
+  reservation_id: number | null;
+  charging_needs: string | null;
+  updated_at: string;
+}
+
+export interface TransactionEventsTable {
+  id: Generated<number>;
+  transaction_id: string;
+  station_id: string;
+  seq_no: number;
+  event_type: string;
+  trigger_reason: string;
+  timestamp: string;
+  offline: number;
+  charging_state: string | null;
+  stopped_reason: string | null;
+  id_token: string | null;
+  received_at: string;
+}
+
+export interface MeterValuesTable {
+  id: Generated<number>;
+  station_id: string;
+  evse_id: number;
+  connector_id: number | null;
+  transaction_id: string | null;
+  timestamp: string;
+  measurand: string;
+  phase: string | null;
+  unit: string;
+  context: string;
+  location: string | null;
+  value: number | null;
+  signed: string | null;
+}
+
+export interface StationEventsTable {
+  id: Generated<number>;
+  station_id: string;
+  type: string;
+  timestamp: string;
+  payload: string;
+}
+
+export interface DeviceModelTable {
+  station_id: string;
+  component: string;
+  component_instance: string;
+  evse_id: number;
+  connector_id: number;
+  variable: string;
+  variable_instance: string;
+  attribute_type: string;
+  value: string | null;
+  mutability: string | null;
+  data_type: string | null;
+  updated_at: string;
+}
+
+export interface ChargerRoutesTable {
+  charger_id: string;
+  server_ip: string | null;
+  server_port: number | null;
+  request_id: string;
+  updated_at: string;
+}
+
+/** Management API keys (/api/v1): only a hash of each key is stored; the key itself is shown once. */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  /** First characters of the key, for display ("which key is this?"); not secret, not unique. */
+  prefix: string;
+  /** Hex SHA-256 of the full key (unique): keys are 192-bit random, so a fast hash suffices. */
+  hash: string;
+  /** Comma-separated scopes: read, command, admin. */
+  scopes: string;
+  created_at: string;
+  /** Id of the key that created this one, or 'bootstrap' for the configured AMPLINE_API_KEY. */
+  created_by: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface CountersTable {
+  name: string;
+  value: number;
+}
+
+export interface Database {
+  stations: StationsTable;
+  evses: EvsesTable;
+  connectors: ConnectorsTable;
+  id_tokens: IdTokensTable;
+  transactions: TransactionsTable;
+  transaction_events: TransactionEventsTable;
+  meter_values: MeterValuesTable;
+  station_events: StationEventsTable;
+  device_model: DeviceModelTable;
+  counters: CountersTable;
+  charger_routes: ChargerRoutesTable;
+  api_keys: ApiKeysTable;
+}
+
+export type StationRow = Selectable<StationsTable>;
+export type ConnectorRow = Selectable<ConnectorsTable>;
+export type EvseRow = Selectable<EvsesTable>;
+export type TransactionRow = Selectable<TransactionsTable>;
+export type NewTransaction = Insertable<TransactionsTable>;
+export type TransactionUpdate = Updateable<TransactionsTable>;
+export type MeterValueRow = Selectable<MeterValuesTable>;
+export type IdTokenRow = Selectable<IdTokensTable>;
+export type TransactionEventRow = Selectable<TransactionEventsTable>;
+export type StationEventRow = Selectable<StationEventsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
