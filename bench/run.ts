@@ -2,14 +2,15 @@
  * `npm run bench` (= `ampline bench`): runs the benchmarks against a CSMS child process and writes
  * BENCHMARKS.md.
  *
- *   npm run bench                                   all five, full size (≈ 4 minutes)
- *   npm run bench -- --only heartbeat,meter         a subset (heartbeat, meter, boot, rss, api)
+ *   npm run bench                                   all six, full size (≈ 4 minutes)
+ *   npm run bench -- --only heartbeat,meter         a subset (heartbeat, meter, boot, rss, api, smart)
  *   npm run bench -- --quick                        smaller counts and windows (smoke run, < 1 minute)
  *   npm run bench -- --out /tmp/bench.md            write somewhere else than BENCHMARKS.md
  *
  * The server under test always runs in a child process (`node --import tsx src/cli.ts serve --port 0
  * --host 127.0.0.1`, fresh AMPLINE_DATA_DIR per run); the load generator runs in this process. Every
- * child is killed and every temp dir removed on success, failure, SIGINT/SIGTERM and exit.
+ * child is killed and every temp dir removed on success, failure, SIGINT/SIGTERM and exit. `smart` is the
+ * exception: it calls the pure smart-charging functions in this process and starts no child.
  */
 import { cpus, freemem, loadavg, release, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -21,11 +22,12 @@ import { meterBenchmark } from './benchmarks/meter.js';
 import { BOOT_HEADER, type BootOptions, type BootResult, bootRow, bootStorm, bootTargets } from './benchmarks/boot.js';
 import { rssBenchmark } from './benchmarks/rss.js';
 import { type ApiOptions, apiBenchmark } from './benchmarks/api.js';
+import { type SmartOptions, smartBenchmark } from './benchmarks/smart.js';
 import { REPO_ROOT, cleanupAll, cpuPressureUs, fdLimits, machineBusySeconds } from './lib/proc.js';
 import { type BenchSection, metText, table } from './lib/report.js';
 import { fmt } from './lib/stats.js';
 
-const ALL = ['heartbeat', 'meter', 'boot', 'rss', 'api'] as const;
+const ALL = ['heartbeat', 'meter', 'boot', 'rss', 'api', 'smart'] as const;
 type Name = (typeof ALL)[number];
 
 const USAGE = `Usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE]
@@ -40,6 +42,7 @@ interface Sizes {
   boot: BootOptions[];
   rss: { stations: number; warmupStations: number; settleMs: number; samples: number };
   api: ApiOptions;
+  smart: SmartOptions;
 }
 
 function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
@@ -61,6 +64,16 @@ function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
         ],
         rss: { stations: fit(500, 'RSS'), warmupStations: 20, settleMs: 2000, samples: 3 },
         api: { commandCalls: 50, concurrency: 20, warmupCalls: 10, stations: fit(200, 'API /API/Status'), statusCalls: 20 },
+        smart: {
+          compositeRounds: 3,
+          sliceMs: 100,
+          blockTicks: 10,
+          balancer: [
+            { sessions: 100, ticks: 100, warmupTicks: 10 },
+            { sessions: 1000, ticks: 40, warmupTicks: 5 },
+            { sessions: 10_000, ticks: 10, warmupTicks: 2 },
+          ],
+        },
       }
     : {
         heartbeat: { connections: 200, warmupSlices: 2, rampMs: 300, sliceMs: 2000, rounds: 12 },
@@ -71,6 +84,16 @@ function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
         ],
         rss: { stations: fit(5000, 'RSS'), warmupStations: 100, settleMs: 6000, samples: 5 },
         api: { commandCalls: 200, concurrency: 20, warmupCalls: 20, stations: fit(1000, 'API /API/Status'), statusCalls: 100 },
+        smart: {
+          compositeRounds: 7,
+          sliceMs: 250,
+          blockTicks: 20,
+          balancer: [
+            { sessions: 100, ticks: 1000, warmupTicks: 40 },
+            { sessions: 1000, ticks: 200, warmupTicks: 40 },
+            { sessions: 10_000, ticks: 60, warmupTicks: 10 },
+          ],
+        },
       };
   return { s, notes };
 }
@@ -192,6 +215,7 @@ function render(sections: BenchSection[], meta: { startedAt: Date; command: stri
       'where a comparison matters.',
     '- **Latency** = from `call()` until its answer resolves in the generator (includes the generator\'s own ocpp-rpc overhead). Percentiles are nearest-rank.',
     '- Children are stopped with SIGTERM (SIGKILL after a timeout) and temp dirs removed on success, failure and Ctrl-C.',
+    '- **`smart`** is the exception: it starts no server and calls the pure smart-charging functions of src/smart in the bench process.',
     ...meta.notes.map((n) => `- Note: ${n}`),
     '',
   );
@@ -239,7 +263,8 @@ export async function runBenchmarks(argv: string[]): Promise<void> {
           for (const b of s.boot) results.push(await bootStorm(b, log));
           sections.push(bootSection(results, (performance.now() - tb) / 1000));
         } else if (name === 'rss') sections.push(await rssBenchmark(s.rss, log));
-        else sections.push(await apiBenchmark(s.api, log));
+        else if (name === 'api') sections.push(await apiBenchmark(s.api, log));
+        else sections.push(await smartBenchmark(s.smart, log));
       } catch (err) {
         failed++;
         log(`  ✗ ${name} failed: ${(err as Error)?.message ?? err}`);

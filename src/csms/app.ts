@@ -16,6 +16,7 @@ import { StationService } from '../services/stations.js';
 import { TransactionService } from '../services/transactions.js';
 import { AuthService } from '../services/auth.js';
 import { CommandService } from '../services/commands.js';
+import { SmartChargingService } from '../services/smart-charging.js';
 import { registerOcppCoreApi } from '../api/ocppcore.js';
 import { registerApiV1 } from '../api/v1/index.js';
 import { ApiKeyAuth } from '../api/v1/auth.js';
@@ -46,6 +47,7 @@ export interface Csms {
   readonly transport: OcppTransport;
   readonly services: CsmsServices;
   readonly commands: CommandService;
+  readonly smart: SmartChargingService;
   readonly events: DomainEvents;
   readonly metrics: CsmsMetrics;
   stop(): Promise<void>;
@@ -63,7 +65,9 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
   const auth = new AuthService({ db: db.kysely, clock, policy: config.auth });
   const stations = new StationService({ db: db.kysely, clock, log, events, writer, nodeId: config.nodeId, boot: config.boot });
   const transactions = new TransactionService({ db: db.kysely, clock, log, events, auth, writer });
-  const services: CsmsServices = { stations, transactions, auth, clock, log };
+  const smart = new SmartChargingService({ db: db.kysely, clock, log, events, commands: () => commands });
+  smart.start();
+  const services: CsmsServices = { stations, transactions, auth, smart, clock, log };
   // Whatever this node had connected before a crash is not connected now.
   await stations.resetPresence();
 
@@ -128,11 +132,13 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
     transport,
     services,
     commands,
+    smart,
     events,
     metrics,
     async stop() {
       if (stopped) return;
       stopped = true;
+      smart.stop();
       await transport.close();
       await http.close();
       await stations.stop();

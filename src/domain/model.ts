@@ -164,4 +164,6 @@ export type DomainEvent =
   | { type: 'StationBooted'; stationId: string; status: string }
   | { type: 'ConnectorStatusChanged'; report: ConnectorStatusReport }
   | { type: 'TransactionEvent'; transactionId: string; event: TxEvent; duplicate: boolean }
-  | { type: 'MeterValues'; stationId: string; evseId: number; transactionId: string | null; samples: MeterSample[] };
+  | { type: 'MeterValues'; stationId: string; evseId: number; transactionId: string | null; samples: MeterSample[] }
+  /** The CSMS's shadow of a station's installed charging profiles changed (EVSE 0 = station-wide). */
+  | { type: 'ChargingProfilesChanged'; stationId: string; evseIds: number[] };

@@ -3,6 +3,7 @@ import type { StationConnection } from './transport.js';
 import type { StationService } from '../services/stations.js';
 import type { TransactionService } from '../services/transactions.js';
 import type { AuthService } from '../services/auth.js';
+import type { SmartChargingService } from '../services/smart-charging.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 
@@ -10,6 +11,7 @@ export interface CsmsServices {
   stations: StationService;
   transactions: TransactionService;
   auth: AuthService;
+  smart: SmartChargingService;
   clock: Clock;
   log: Logger;
 }

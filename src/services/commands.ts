@@ -138,14 +138,19 @@ export class CommandService {
       : this.send(stationId, 'ClearChargingProfile', { chargingProfileId: MANAGEMENT_LIMIT_PROFILE_ID }, opts);
   }
 
-  async remoteStart(stationId: string, evseId: number, idTag: string, opts?: CommandOptions): Promise<Record<string, unknown>> {
+  /**
+   * Remote start. `chargingProfile` is already in the station's wire shape (1.6 csChargingProfiles /
+   * 2.0.1 ChargingProfileType); use SmartChargingService.remoteStartWithProfile, which validates it.
+   */
+  async remoteStart(stationId: string, evseId: number, idTag: string, opts?: CommandOptions, chargingProfile?: object): Promise<Record<string, unknown>> {
     const p = await this.target(stationId);
-    if (p === 'ocpp1.6') return this.send(stationId, 'RemoteStartTransaction', { connectorId: evseId, idTag }, opts);
+    const profile = chargingProfile ? { chargingProfile } : {};
+    if (p === 'ocpp1.6') return this.send(stationId, 'RemoteStartTransaction', { connectorId: evseId, idTag, ...profile }, opts);
     const remoteStartId = await this.nextCounter('remote_start_id');
     return this.send(
       stationId,
       'RequestStartTransaction',
-      { ...(evseId > 0 ? { evseId } : {}), remoteStartId, idToken: { idToken: idTag, type: 'ISO14443' } },
+      { ...(evseId > 0 ? { evseId } : {}), remoteStartId, idToken: { idToken: idTag, type: 'ISO14443' }, ...profile },
       opts,
     );
   }

@@ -251,6 +251,25 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0004_charging_profiles': {
+      // The CSMS's shadow of the charging profiles installed on each station (issue 5): written when a
+      // station accepts a SetChargingProfile / ClearChargingProfile and from 2.0.1 ReportChargingProfiles.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('charging_profiles')
+          .addColumn('station_id', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'integer', (c) => c.notNull())
+          .addColumn('evse_id', 'integer', (c) => c.notNull())
+          .addColumn('purpose', 'text', (c) => c.notNull())
+          .addColumn('stack_level', 'integer', (c) => c.notNull())
+          .addColumn('transaction_id', 'text')
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('profile', 'text', (c) => c.notNull())
+          .addColumn('installed_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('charging_profiles_pk', ['station_id', 'profile_id'])
+          .execute();
+      },
+    },
   };
 }
 

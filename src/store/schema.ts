@@ -198,6 +198,22 @@ export interface Database {
   counters: CountersTable;
   charger_routes: ChargerRoutesTable;
   api_keys: ApiKeysTable;
+  charging_profiles: ChargingProfilesTable;
+}
+
+export interface ChargingProfilesTable {
+  station_id: string;
+  profile_id: number;
+  evse_id: number;
+  purpose: string;
+  stack_level: number;
+  /** TxProfile: the transaction it belongs to (2.0.1 id; 1.6 integer as text); null until a remote-start profile is bound. */
+  transaction_id: string | null;
+  /** Who installed it: api, management, balancer, scsp, remote-start, station (reported, not sent by Ampline). */
+  source: string;
+  /** The version-neutral model (src/smart/profile.ts) as JSON. */
+  profile: string;
+  installed_at: string;
 }
 
 export type StationRow = Selectable<StationsTable>;

@@ -160,6 +160,7 @@ export const handlers201 = {
   },
   async ReportChargingProfiles(ctx, req) {
     await ctx.svc.stations.record(ctx.stationId, 'ReportChargingProfiles', req);
+    await ctx.svc.smart.onReport(ctx.stationId, req);
     return {};
   },
 
