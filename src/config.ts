@@ -34,6 +34,8 @@ export interface CsmsConfig {
   commandTimeoutMs: number;
   boot: BootPolicy;
   auth: AuthPolicy;
+  /** AMPLINE_SITES_FILE: JSON file of load-balancing sites (see src/services/load-balancer.ts). */
+  sitesFile: string | undefined;
 }
 
 export interface ConfigOverrides {
@@ -131,6 +133,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
       heartbeatIntervalS: int('AMPLINE_HEARTBEAT_INTERVAL_S', e.AMPLINE_HEARTBEAT_INTERVAL_S, 1, 86400, DEFAULT_BOOT_POLICY.heartbeatIntervalS),
       retryIntervalS: int('AMPLINE_BOOT_RETRY_INTERVAL_S', e.AMPLINE_BOOT_RETRY_INTERVAL_S, 1, 86400, DEFAULT_BOOT_POLICY.retryIntervalS),
     },
+    sitesFile: e.AMPLINE_SITES_FILE ? resolve(e.AMPLINE_SITES_FILE) : undefined,
     auth: {
       unknownTokens: oneOf('AMPLINE_UNKNOWN_TOKENS', e.AMPLINE_UNKNOWN_TOKENS, ['accept', 'reject'], DEFAULT_AUTH_POLICY.unknownTokens),
       concurrentTx: oneOf('AMPLINE_CONCURRENT_TX', e.AMPLINE_CONCURRENT_TX, ['allow', 'reject'], DEFAULT_AUTH_POLICY.concurrentTx),
