@@ -36,6 +36,8 @@ export interface CsmsConfig {
   auth: AuthPolicy;
   /** AMPLINE_SITES_FILE: JSON file of load-balancing sites (see src/services/load-balancer.ts). */
   sitesFile: string | undefined;
+  /** AMPLINE_SCSP_PARTNERS_FILE: JSON file of SCSP partners (src/scsp-link/partners.ts), upserted at start. */
+  partnersFile: string | undefined;
 }
 
 export interface ConfigOverrides {
@@ -134,6 +136,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
       retryIntervalS: int('AMPLINE_BOOT_RETRY_INTERVAL_S', e.AMPLINE_BOOT_RETRY_INTERVAL_S, 1, 86400, DEFAULT_BOOT_POLICY.retryIntervalS),
     },
     sitesFile: e.AMPLINE_SITES_FILE ? resolve(e.AMPLINE_SITES_FILE) : undefined,
+    partnersFile: e.AMPLINE_SCSP_PARTNERS_FILE ? resolve(e.AMPLINE_SCSP_PARTNERS_FILE) : undefined,
     auth: {
       unknownTokens: oneOf('AMPLINE_UNKNOWN_TOKENS', e.AMPLINE_UNKNOWN_TOKENS, ['accept', 'reject'], DEFAULT_AUTH_POLICY.unknownTokens),
       concurrentTx: oneOf('AMPLINE_CONCURRENT_TX', e.AMPLINE_CONCURRENT_TX, ['allow', 'reject'], DEFAULT_AUTH_POLICY.concurrentTx),

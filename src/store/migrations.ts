@@ -270,6 +270,62 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0005_scsp_link': {
+      // CPO ↔ SCSP link (seeds 000/001/002): partners, pairing codes, pairings and the durable outbox of
+      // events to forward (written in the same transaction as the state change it reports).
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('scsp_partners')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('base_url', 'text', (c) => c.notNull())
+          .addColumn('token_url', 'text', (c) => c.notNull())
+          .addColumn('client_id', 'text', (c) => c.notNull())
+          .addColumn('client_secret', 'text', (c) => c.notNull())
+          .addColumn('audience', 'text')
+          .addColumn('api_key', 'text', (c) => c.notNull())
+          .addColumn('payload_protocol', 'text', (c) => c.notNull())
+          .addColumn('inbound_token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('enabled', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('pairing_codes')
+          .addColumn('code', 'text', (c) => c.primaryKey())
+          .addColumn('station_id', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('used_at', 'text')
+          .addColumn('used_by', 'text')
+          .execute();
+        await db.schema
+          .createTable('pairings')
+          .addColumn('station_id', 'text', (c) => c.primaryKey())
+          .addColumn('partner_id', 'text', (c) => c.notNull())
+          .addColumn('payload_protocol', 'text', (c) => c.notNull())
+          .addColumn('origin', 'text', (c) => c.notNull())
+          .addColumn('paired_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('outbox')
+          .addColumn('id', autoId, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('partner_id', 'text', (c) => c.notNull())
+          .addColumn('station_id', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('path', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('idempotency_key', 'text', (c) => c.notNull().unique())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('delivered_at', 'text')
+          .execute();
+        await db.schema.createIndex('outbox_pending').on('outbox').columns(['state', 'station_id', 'id']).execute();
+      },
+    },
   };
 }
 

@@ -199,6 +199,66 @@ export interface Database {
   charger_routes: ChargerRoutesTable;
   api_keys: ApiKeysTable;
   charging_profiles: ChargingProfilesTable;
+  scsp_partners: ScspPartnersTable;
+  pairing_codes: PairingCodesTable;
+  pairings: PairingsTable;
+  outbox: OutboxTable;
+}
+
+export interface ScspPartnersTable {
+  id: string;
+  name: string;
+  /** The SCSP's API root; Ampline calls `${base_url}/v1/scsp/...`. */
+  base_url: string;
+  token_url: string;
+  client_id: string;
+  client_secret: string;
+  audience: string | null;
+  /** Static `ApiKey` header Ampline sends on every call to the SCSP. */
+  api_key: string;
+  payload_protocol: string;
+  /** SHA-256 (hex) of the bearer token the SCSP presents on Ampline's `/v1/cpo/...` routes. */
+  inbound_token_hash: string;
+  enabled: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PairingCodesTable {
+  code: string;
+  station_id: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+  used_by: string | null;
+}
+
+export interface PairingsTable {
+  station_id: string;
+  partner_id: string;
+  payload_protocol: string;
+  /** `cpo-code` (the SCSP verified Ampline's code) or `scsp-code` (Ampline sent the SCSP's code). */
+  origin: string;
+  paired_at: string;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  partner_id: string;
+  station_id: string;
+  /** TransactionEvent | MeterValues | … (the OCPP action forwarded). */
+  kind: string;
+  /** Path below the partner's base URL. */
+  path: string;
+  payload: string;
+  idempotency_key: string;
+  /** pending | delivered | dead */
+  state: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
 }
 
 export interface ChargingProfilesTable {
