@@ -132,3 +132,47 @@ function profileId(p: unknown): number | undefined {
   const o = p as { id?: number; chargingProfileId?: number; profile?: { id?: number } };
   return o.id ?? o.chargingProfileId ?? o.profile?.id;
 }
+
+test('an offline station is counted at what it may still draw: the others do not take its share', async () => {
+  const csms = await startTestCsms({ tweak: (c) => (c.commandTimeoutMs = 15_000) });
+  const FUSE_OFF = 40;
+  const ids = ['OFF-A', 'OFF-B', 'OFF-C'];
+  const cps: SimChargePoint[] = [];
+  try {
+    csms.balancer.setSite(parseSites([{ id: 'yard', limit: { perPhaseA: FUSE_OFF }, tickS: 1, stations: ids.map((id) => ({ id })) }])[0]!);
+    for (const [i, id] of ids.entries()) {
+      const cp = new SimChargePoint({
+        url: csms.ocppUrl,
+        identity: id,
+        protocol: i % 2 === 0 ? 'ocpp1.6' : 'ocpp2.0.1',
+        evses: [{ id: 1, connectors: [{ id: 1, powerType: 'AC_3_PHASE', maxCurrentA: 32 as Amps }] }],
+        meterIntervalS: 1,
+        reconnect: false,
+      });
+      cps.push(cp);
+      await cp.connect();
+      await waitFor(() => cp.chargingProfiles().some((p) => profileId(p) === BALANCER_FALLBACK_PROFILE_BASE + 1), { timeoutMs: 15_000 });
+      await cp.startSession({ evseId: 1, idTag: `OFF${i}`, ev: { batteryWh: 80_000 as WattHours, socPercent: 20, maxPowerW: 22_000 as Watts, phases: 3 } });
+    }
+    const amps3 = (cp: SimChargePoint) => cp.evse(1).powerW / (V * 3);
+    // 40 A shared by three: 13.3 A each.
+    await waitFor(() => cps.every((cp) => Math.abs(amps3(cp) - 13.3) < 0.15), { timeoutMs: 20_000 });
+    // A loses its connection and keeps charging at 13.3 A under its last TxProfile.
+    await cps[0]!.goOffline();
+    await waitFor(async () => (await csms.db.kysely.selectFrom('stations').select('online').where('id', '=', 'OFF-A').executeTakeFirst())?.online === 0, { timeoutMs: 10_000 });
+    // Several ticks later B and C still share only what A cannot be using.
+    const ticksBefore = csms.balancer.status('yard')?.lastTick?.at;
+    await waitFor(() => csms.balancer.status('yard')?.lastTick?.at !== ticksBefore, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 2500));
+    const total = cps.reduce((s, cp) => s + amps3(cp), 0);
+    assert.ok(total <= FUSE_OFF + 0.05, `phase current ${total.toFixed(2)} A > ${FUSE_OFF} A`);
+    for (const cp of cps.slice(1)) assert.ok(amps3(cp) <= 13.35, `${amps3(cp).toFixed(2)} A`);
+    // Back online: nothing changes for the worse, and every session is still ≥ 6 A.
+    await cps[0]!.goOnline();
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const cp of cps) assert.ok(amps3(cp) >= 6 - 0.05);
+  } finally {
+    for (const cp of cps) await cp.close().catch(() => undefined);
+    await csms.destroy();
+  }
+});
