@@ -317,6 +317,23 @@ describe('OCPP 1.6 OCTT scenarios', () => {
     const ev = await csms.db.kysely.selectFrom('station_events').selectAll().where('station_id', '=', id).where('type', '=', 'DataTransfer').executeTakeFirstOrThrow();
     assert.equal(JSON.parse(ev.payload).data, 'hello');
   });
+  test('1.6 charging state follows StatusNotification during a transaction (Charging → SuspendedEV → SuspendedEVSE)', async () => {
+    const id = uniqueId('CS16');
+    const cli = await connect(id);
+    await vcall(cli, 'BootNotification', BOOT16);
+    const start = await vcall<StartConf>(cli, 'StartTransaction', { connectorId: 1, idTag: 'CSTAG', meterStart: 0, timestamp: iso(Date.now()) });
+    const state = async () =>
+      (await csms.db.kysely.selectFrom('transactions').select('charging_state').where('station_id', '=', id).where('tx_number', '=', start.transactionId).executeTakeFirstOrThrow()).charging_state;
+    assert.equal(await state(), 'Charging');
+    for (const status of ['SuspendedEV', 'SuspendedEVSE', 'Charging'] as const) {
+      await vcall(cli, 'StatusNotification', { connectorId: 1, errorCode: 'NoError', status, timestamp: iso(Date.now()) });
+      assert.equal(await state(), status);
+    }
+    // Finishing after the stop does not touch the ended transaction.
+    await vcall(cli, 'StopTransaction', { transactionId: start.transactionId, meterStop: 1000, timestamp: iso(Date.now()) });
+    await vcall(cli, 'StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'SuspendedEV', timestamp: iso(Date.now()) });
+    assert.equal(await state(), 'Idle');
+  });
 });
 
 describe('OCPP 1.6 with concurrent transactions rejected (AMPLINE_CONCURRENT_TX=reject)', () => {

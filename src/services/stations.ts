@@ -221,6 +221,18 @@ export class StationService {
             .where((eb) => eb.or([eb('connectors.status_at', 'is', null), eb('connectors.status_at', '<=', report.timestamp)])),
         )
         .execute();
+      // OCPP 1.6 tells the charging state only through StatusNotification: keep the active
+      // transaction's charging_state in step (2.0.1 reports it in TransactionEvent instead).
+      if (report.ocppStatus === 'Charging' || report.ocppStatus === 'SuspendedEV' || report.ocppStatus === 'SuspendedEVSE') {
+        await trx
+          .updateTable('transactions')
+          .set({ charging_state: report.ocppStatus, updated_at: now })
+          .where('station_id', '=', report.stationId)
+          .where('evse_id', '=', report.evseId)
+          .where('state', '=', 'active')
+          .where('protocol', '=', 'ocpp1.6')
+          .execute();
+      }
       await this.deps.events.inTx(trx, { type: 'ConnectorStatusChanged', report });
     });
     this.knownEvses.add(evseKey);
