@@ -151,7 +151,9 @@ export class Driver16 implements Driver {
     const phasesUsed = e.plugged && e.phasesUsed > 0 ? e.phasesUsed : c.elec.phases;
     const reading = { energyWh: e.energyWh, powerW: e.powerW, phasesUsed, ...(c.elec.dc && e.plugged ? { soc: e.plugged.soc } : {}) };
     const mv: MeterValue16 = {
-      timestamp: this.st.nowIso(),
+      // The instant the register was integrated to (not a second clock read: under load the two differ
+      // and the sample would claim energy for time that was not integrated).
+      timestamp: tx ? new Date(e.lastUpdate).toISOString() : this.st.nowIso(),
       sampledValue: samples16(buildSamples(reading, c.elec, this.st.settings.list('measurands')), context),
     };
     const req: OCPP16.MeterValuesRequest = { connectorId: c.globalId, meterValue: [mv] };

@@ -116,7 +116,14 @@ export class Driver201 implements Driver {
     };
   }
 
-  private meterValue(e: EvseState, c: ConnectorState, context: Context201, energyOnly: boolean, timestamp = this.st.nowIso()): MeterValue201 {
+  private meterValue(
+    e: EvseState,
+    c: ConnectorState,
+    context: Context201,
+    energyOnly: boolean,
+    // The instant the register was integrated to during a transaction (see protocol16.ts meterValues).
+    timestamp = e.tx && !e.tx.ended ? new Date(e.lastUpdate).toISOString() : this.st.nowIso(),
+  ): MeterValue201 {
     const measurands = this.st.settings.list('measurands');
     return { timestamp, sampledValue: samples201(buildSamples(this.reading(e, c), c.elec, measurands, energyOnly), context) };
   }
