@@ -38,7 +38,38 @@ export interface CsmsConfig {
   sitesFile: string | undefined;
   /** AMPLINE_SCSP_PARTNERS_FILE: JSON file of SCSP partners (src/scsp-link/partners.ts), upserted at start. */
   partnersFile: string | undefined;
+  /** Event forwarding to SCSPs (src/scsp-link/outbox.ts, forwarder.ts). */
+  scspForwarding: ScspForwardingConfig;
 }
+
+/** SCSP event forwarding: meter cadence and delivery (src/scsp-link/outbox.ts, forwarder.ts). */
+export interface ScspForwardingConfig {
+  /** AMPLINE_SCSP_METER_INTERVAL_S: at most one MeterValues per transaction per this many seconds (0: every reading). */
+  meterIntervalS: number;
+  /** AMPLINE_SCSP_METER_MAX_GAP_S: during a transaction, the latest reading is forwarded at least this often. */
+  meterMaxGapS: number;
+  /** AMPLINE_SCSP_FORWARD_CONCURRENCY: stations delivered in parallel. */
+  concurrency: number;
+  /** AMPLINE_SCSP_RETRY_MAX_S: longest backoff between tries of a row. */
+  retryMaxS: number;
+  /** AMPLINE_SCSP_OUTBOX_MAX_ATTEMPTS: tries before a row is dead-lettered (0: no limit). */
+  maxAttempts: number;
+  /** AMPLINE_SCSP_OUTBOX_MAX_AGE_S: a row older than this when its turn comes is dead-lettered (0: no limit). */
+  maxAgeS: number;
+  /** Not read from the environment (tests): first retry delay, outbox poll interval, meter repeat sweep interval. */
+  retryBaseMs?: number;
+  pollIntervalMs?: number;
+  sweepIntervalMs?: number;
+}
+
+export const DEFAULT_SCSP_FORWARDING: ScspForwardingConfig = {
+  meterIntervalS: 60,
+  meterMaxGapS: 300,
+  concurrency: 16,
+  retryMaxS: 300,
+  maxAttempts: 200,
+  maxAgeS: 48 * 3600,
+};
 
 export interface ConfigOverrides {
   host?: string | undefined;
@@ -137,6 +168,14 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     },
     sitesFile: e.AMPLINE_SITES_FILE ? resolve(e.AMPLINE_SITES_FILE) : undefined,
     partnersFile: e.AMPLINE_SCSP_PARTNERS_FILE ? resolve(e.AMPLINE_SCSP_PARTNERS_FILE) : undefined,
+    scspForwarding: {
+      meterIntervalS: int('AMPLINE_SCSP_METER_INTERVAL_S', e.AMPLINE_SCSP_METER_INTERVAL_S, 0, 3600, DEFAULT_SCSP_FORWARDING.meterIntervalS),
+      meterMaxGapS: int('AMPLINE_SCSP_METER_MAX_GAP_S', e.AMPLINE_SCSP_METER_MAX_GAP_S, 1, 3600, DEFAULT_SCSP_FORWARDING.meterMaxGapS),
+      concurrency: int('AMPLINE_SCSP_FORWARD_CONCURRENCY', e.AMPLINE_SCSP_FORWARD_CONCURRENCY, 1, 1024, DEFAULT_SCSP_FORWARDING.concurrency),
+      retryMaxS: int('AMPLINE_SCSP_RETRY_MAX_S', e.AMPLINE_SCSP_RETRY_MAX_S, 1, 3600, DEFAULT_SCSP_FORWARDING.retryMaxS),
+      maxAttempts: int('AMPLINE_SCSP_OUTBOX_MAX_ATTEMPTS', e.AMPLINE_SCSP_OUTBOX_MAX_ATTEMPTS, 0, 1_000_000, DEFAULT_SCSP_FORWARDING.maxAttempts),
+      maxAgeS: int('AMPLINE_SCSP_OUTBOX_MAX_AGE_S', e.AMPLINE_SCSP_OUTBOX_MAX_AGE_S, 0, 365 * 86400, DEFAULT_SCSP_FORWARDING.maxAgeS),
+    },
     auth: {
       unknownTokens: oneOf('AMPLINE_UNKNOWN_TOKENS', e.AMPLINE_UNKNOWN_TOKENS, ['accept', 'reject'], DEFAULT_AUTH_POLICY.unknownTokens),
       concurrentTx: oneOf('AMPLINE_CONCURRENT_TX', e.AMPLINE_CONCURRENT_TX, ['allow', 'reject'], DEFAULT_AUTH_POLICY.concurrentTx),

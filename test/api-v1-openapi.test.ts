@@ -147,7 +147,42 @@ test('REST parameters and bodies in the document are the schemas Fastify validat
   assert.ok(neutral.properties.message.enum.includes('SignChargingStationCertificate') && neutral.properties.message.enum.includes('DiagnosticsStatusNotification'));
   assert.equal(doc.paths['/api/v1/stations/{id}/commands/clear-cache'].post.requestBody.required, false);
   assert.deepEqual(doc.components.securitySchemes.apiKeyHeader, { type: 'apiKey', in: 'header', name: 'X-API-Key' });
-  assert.match(doc.paths['/api/v1/stations/{id}/charging-profiles'].get.description, /profile store does not exist yet/);
+  assert.match(doc.paths['/api/v1/stations/{id}/charging-profiles'].get.description, /shadow of the station's installed profiles/);
+});
+
+test('smart charging: every route documented with its scope, body, answers and the 422 ProfileRejected error', () => {
+  const ops: Array<[string, string, string]> = [
+    ['get', '/api/v1/stations/{id}/charging-profiles', 'read'],
+    ['post', '/api/v1/stations/{id}/charging-profiles', 'command'],
+    ['delete', '/api/v1/stations/{id}/charging-profiles', 'command'],
+    ['get', '/api/v1/stations/{id}/charging-profiles/{profileId}', 'read'],
+    ['delete', '/api/v1/stations/{id}/charging-profiles/{profileId}', 'command'],
+    ['get', '/api/v1/stations/{id}/composite-schedule', 'read'],
+    ['post', '/api/v1/stations/{id}/charging-profiles/report', 'command'],
+  ];
+  for (const [method, path, scope] of ops) {
+    const op = doc.paths[path]?.[method];
+    assert.ok(op, `${method} ${path}`);
+    assert.equal(op['x-required-scope'], scope, `${method} ${path}`);
+    assert.deepEqual(op.tags, ['Smart charging']);
+  }
+  const set = doc.paths['/api/v1/stations/{id}/charging-profiles'].post;
+  assert.equal(set.requestBody.required, true);
+  assert.deepEqual(set.requestBody.content['application/json'].schema.oneOf, [
+    { $ref: '#/components/schemas/ChargingProfileInput' },
+    { $ref: '#/components/schemas/RawOcppChargingProfile' },
+  ]);
+  assert.equal(set.responses['422'].content['application/json'].example.error, 'ProfileRejected');
+  assert.equal(set.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/SetChargingProfileResult');
+  assert.ok(doc.components.schemas.Error.properties.violations.items.required.includes('requirement'));
+  // The input component is the schema Fastify validates the profile with.
+  const input = doc.components.schemas.ChargingProfileInput;
+  assert.deepEqual(input.required, ['evseId', 'id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'chargingSchedule']);
+  assert.equal(input.properties.validFrom.format, 'date-time');
+  const composite = doc.paths['/api/v1/stations/{id}/composite-schedule'].get;
+  assert.deepEqual(composite.parameters.filter((p: any) => p.required).map((p: any) => p.name).sort(), ['duration', 'evseId', 'id']);
+  assert.equal(doc.paths['/api/v1/stations/{id}/charging-profiles/report'].post.responses['409'].content['application/json'].example.error, 'StationOffline');
+  assert.ok(doc.paths['/api/v1/stations/{id}/commands/remote-start'].post.requestBody.content['application/json'].schema.properties.chargingProfile);
 });
 
 test('Swagger UI at /docs with its assets; /docs/ redirects', async () => {

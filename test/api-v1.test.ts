@@ -210,7 +210,7 @@ test('transactions: list with filters, detail by Ampline id, meter values with f
   assert.deepEqual([paged.body.total, paged.body.data.length, paged.body.data[0].value], [3, 1, 7002]);
 });
 
-test('station events: newest first, type filter; reported charging profiles = latest report sequence', async () => {
+test('station events: newest first, type filter; reported charging profiles land in the profile shadow', async () => {
   const ev = await api('/api/v1/stations/r16/events');
   conformsPage('StationEvent', ev.body);
   assert.deepEqual(ev.body.data.map((e: any) => e.type).sort(), ['FirmwareStatusNotification', 'SecurityEventNotification']);
@@ -218,13 +218,14 @@ test('station events: newest first, type filter; reported charging profiles = la
   assert.equal(sec.body.total, 1);
   assert.deepEqual(sec.body.data[0].payload, { type: 'StartupOfTheDevice', timestamp: T(9) });
 
+  // Unsolicited ReportChargingProfiles are the station's truth: they land in the installed-profile shadow.
   const cp = await api('/api/v1/stations/r201/charging-profiles');
   assert.equal(cp.status, 200);
-  assert.equal(cp.body.requestId, 2);
-  for (const p of cp.body.data) conforms('ReportedChargingProfile', p);
-  assert.deepEqual(cp.body.data.map((p: any) => [p.evseId, p.chargingLimitSource, p.chargingProfile.id]), [[0, 'CSO', 2], [1, 'EMS', 3]]);
+  for (const p of cp.body.data) conforms('InstalledChargingProfile', p);
+  assert.deepEqual(cp.body.data.map((p: any) => [p.profile.evseId, p.source, p.profile.id]), [[0, 'station', 2], [1, 'station', 1], [1, 'external:EMS', 3]]);
+  assert.equal(cp.body.data[0].profile.chargingProfileKind, 'Relative');
   const none = await api('/api/v1/stations/r16/charging-profiles');
-  assert.deepEqual(none.body, { data: [], requestId: null, reportedAt: null });
+  assert.deepEqual(none.body, { data: [] });
 });
 
 test('id tokens: CRUD (admin), listed and read with read scope, and used by authorization', async () => {

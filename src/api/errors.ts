@@ -6,6 +6,7 @@ import type { FastifyReply } from 'fastify';
 import { CallTimeoutError, ChargerCallError, StationOfflineError } from '../ocpp/errors.js';
 import { InvalidResponseError, OutboundValidationError } from '../ocpp/transport.js';
 import { UnknownStationError } from '../services/commands.js';
+import { NotSupportedByProtocolError, ProfileRejectedError } from '../services/smart-charging.js';
 
 export const API_ERRORS = {
   Unauthorized: 401,
@@ -20,9 +21,12 @@ export const API_ERRORS = {
   NotFound: 404,
   UnknownTransaction: 404,
   UnknownIdToken: 404,
+  UnknownChargingProfile: 404,
   StationOffline: 409,
   AlreadyExists: 409,
   NoOpenTransaction: 424,
+  ProfileRejected: 422,
+  NotSupportedByProtocol: 409,
   InvalidOcppRequest: 400,
   ChargerCallError: 502,
   ChargerInvalidResponse: 502,
@@ -30,6 +34,17 @@ export const API_ERRORS = {
   UnsupportedMediaType: 415,
   PayloadTooLarge: 413,
   Internal: 500,
+  // SCSP partners and pairing (src/api/v1/scsp.ts)
+  UnknownPartner: 404,
+  NotPaired: 404,
+  IncorrectPairingCode: 404,
+  PairingConflict: 409,
+  PartnerDisabled: 409,
+  PartnerInUse: 409,
+  NoEvsesKnown: 409,
+  ScspUnavailable: 502,
+  // SCSP event forwarding (src/api/v1/outbox.ts)
+  OutboxEntryNotDead: 409,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -62,6 +77,18 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof InvalidResponseError) return new ApiError('ChargerInvalidResponse', err.message);
   if (err instanceof OutboundValidationError) return new ApiError('InvalidOcppRequest', err.message);
   if (err instanceof CallTimeoutError) return new ApiError('Timeout', `The charging station did not answer in time (${err.phase})`);
+  if (err instanceof ProfileRejectedError) {
+    const list = err.violations.map((v) => `${v.code} (${v.requirement}) at ${v.path}: ${v.detail}`).join('; ');
+    return new ApiError('ProfileRejected', `Refused before anything was sent to '${err.stationId}': ${list}`, {
+      violations: err.violations.map((v) => ({ code: v.code, requirement: v.requirement, path: v.path, detail: v.detail })),
+    });
+  }
+  if (err instanceof NotSupportedByProtocolError) {
+    return new ApiError('NotSupportedByProtocol', `${err.operation} does not exist in OCPP ${err.protocol.slice(4)}; '${err.stationId}' speaks ${err.protocol}`, {
+      protocol: err.protocol,
+      operation: err.operation,
+    });
+  }
   return new ApiError('Internal', 'Internal error');
 }
 

@@ -5,12 +5,20 @@
  * bounded wait. Where OCPP.Core answers 404 for both, Ampline tells an unknown station (404
  * UnknownStation) from a known but offline one (409 StationOffline); a CALLERROR from the charger is
  * reported at once (502 ChargerCallError with its code) instead of waiting for a timeout.
+ *
+ * SetChargingLimit / ClearChargingLimit go through SmartChargingService: the limit profile (the same
+ * message as ever, see charging-limit.ts) is checked against the station's capabilities and the profiles
+ * Ampline knows are installed, and recorded in that shadow when the station accepts it. A profile the
+ * checks refuse is never sent: 422 ProfileRejected with the violations, in this API's error style.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { CommandService } from '../services/commands.js';
 import type { AuthService } from '../services/auth.js';
+import type { SmartChargingService } from '../services/smart-charging.js';
+import type { Clock } from '../util/clock.js';
+import { managementLimitProfile, managementLimitSelector } from './charging-limit.js';
 import { type ApiKeyAuth, scopeAllows } from './v1/auth.js';
 import { ApiError, CallTimeoutError, sendApiError, toApiError } from './errors.js';
 
@@ -18,6 +26,9 @@ export interface OcppCoreApiDeps {
   db: Kysely<Database>;
   commands: CommandService;
   auth: AuthService;
+  /** Charging limits are validated and recorded in the profile shadow through it. */
+  smart: SmartChargingService;
+  clock: Clock;
   /** The same API keys as /api/v1: Status needs `read`, commands need `command`. */
   keys: ApiKeyAuth;
   /** Bounded wait for the station's answer (OCPP.Core: 60 s). */
@@ -139,13 +150,14 @@ export function registerOcppCoreApi(http: FastifyInstance, deps: OcppCoreApiDeps
           if (!param) throw new ApiError('MissingParameter', 'Missing limit, e.g. 16A or 11000W');
           const { limit, unit } = parseLimit(param);
           await knownConnector(cp, c);
-          answer = await commands.setChargingLimit(cp, c, limit, unit, opts);
+          const profile = managementLimitProfile(c, limit, unit, deps.clock.now());
+          answer = { ...(await deps.smart.set(cp, profile, { ...opts, source: 'management' })) };
           break;
         }
         case 'ClearChargingLimit': {
           const c = parseConnector(connector, true);
           await knownConnector(cp, c);
-          answer = await commands.clearChargingLimit(cp, c, opts);
+          answer = { ...(await deps.smart.clear(cp, managementLimitSelector(c), opts)) };
           break;
         }
         case 'StartTransaction': {

@@ -17,6 +17,8 @@ import { TransactionService } from '../services/transactions.js';
 import { AuthService } from '../services/auth.js';
 import { CommandService } from '../services/commands.js';
 import { SmartChargingService } from '../services/smart-charging.js';
+import { LoadBalancer, loadSitesFile } from '../services/load-balancer.js';
+import { startScspLink, type ScspLink } from '../scsp-link/index.js';
 import { registerOcppCoreApi } from '../api/ocppcore.js';
 import { registerApiV1 } from '../api/v1/index.js';
 import { ApiKeyAuth } from '../api/v1/auth.js';
@@ -48,6 +50,8 @@ export interface Csms {
   readonly services: CsmsServices;
   readonly commands: CommandService;
   readonly smart: SmartChargingService;
+  readonly balancer: LoadBalancer;
+  readonly scsp: ScspLink;
   readonly events: DomainEvents;
   readonly metrics: CsmsMetrics;
   stop(): Promise<void>;
@@ -82,6 +86,8 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
   });
 
   const commands = new CommandService({ db: db.kysely, transport, clock, defaultTimeoutMs: config.commandTimeoutMs });
+  const balancer = new LoadBalancer({ db: db.kysely, clock, log, events, smart });
+  balancer.start(config.sitesFile ? loadSitesFile(config.sitesFile) : []);
 
   const http = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   installErrorHandlers(http);
@@ -91,8 +97,8 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
     bootstrapKey: config.apiKey,
     onError: (err) => log.warn({ err }, 'recording API key use failed'),
   });
-  registerOcppCoreApi(http, { db: db.kysely, commands, auth, keys, timeoutMs: config.commandTimeoutMs });
-  registerApiV1(http, { db: db.kysely, commands, clock, log, keys, timeoutMs: config.commandTimeoutMs });
+  registerOcppCoreApi(http, { db: db.kysely, commands, auth, smart, clock, keys, timeoutMs: config.commandTimeoutMs });
+  registerApiV1(http, { db: db.kysely, commands, smart, clock, log, keys, timeoutMs: config.commandTimeoutMs, scsp: () => scsp });
   registerChargerConnect(http, { db: db.kysely, transport, clock, keys });
   http.get('/healthz', async (_req, reply) => {
     try {
@@ -112,6 +118,18 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
 <h1>Ampline CSMS</h1><p>Node ${escapeHtml(config.nodeId)} — ${transport.size} station(s) connected.</p>
 <p>OCPP: <code>ws://HOST:${config.port}/ocpp/{identity}</code> (subprotocols ocpp2.0.1, ocpp1.6) ·
 <a href="/healthz">/healthz</a> · <a href="/metrics">/metrics</a></p>`;
+  });
+  const scsp = await startScspLink({
+    db: db.kysely,
+    clock,
+    log,
+    events,
+    smart,
+    commands,
+    http,
+    partnersFile: config.partnersFile,
+    forwarding: config.scspForwarding,
+    metricsRegistry: metrics.registry,
   });
   http.server.on('upgrade', transport.handleUpgrade);
 
@@ -133,11 +151,15 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
     services,
     commands,
     smart,
+    balancer,
+    scsp,
     events,
     metrics,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await scsp.stop();
+      await balancer.stop();
       smart.stop();
       await transport.close();
       await http.close();

@@ -6,7 +6,14 @@
  * Files:
  * - partners.ts — partner model, validation, storage, inbound bearer-token check
  * - oauth.ts / client.ts — OAuth 2.0 client credentials and the authenticated HTTP client
- * - (pairing, outbox/forwarder, profile receiver — see their files)
+ * - profile-receiver.ts / routes-profiles.ts — the OCPP-format SetChargingProfile receiver
+ *   (`POST /v1/cpo/chargingstation[s]/{uid}/events/{payload-protocol}/SetChargingProfile`)
+ * - station-description.ts — the seed-000 `charging_station` object from the station model
+ * - pairing.ts — pairing codes (CPO- and SCSP-issued), pairings, unpair both ways, clearing SCSP profiles
+ * - routes-pairing.ts / inbound-auth.ts — `/v1/cpo/{pp}/pair`, `/v1/cpo/chargingstations/{uid}/unpair`;
+ *   the bearer-token guard and `{message}` error shape every `/v1/cpo` route shares
+ * - mapping.ts / outbox.ts / forwarder.ts — event forwarding (seed 001): domain → OCPP payloads, the
+ *   durable outbox written in the state change's database transaction, and its dispatcher
  */
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -19,6 +26,12 @@ import type { Logger } from '../util/log.js';
 import { OAuthClient } from './oauth.js';
 import { ScspClient } from './client.js';
 import { PartnerService, loadPartnersFile } from './partners.js';
+import { registerProfileRoutes } from './routes-profiles.js';
+import { PairingService } from './pairing.js';
+import { registerPairingRoutes } from './routes-pairing.js';
+import { type Forwarding, startForwarding } from './forwarder.js';
+import type { Registry } from 'prom-client';
+import type { ScspForwardingConfig } from '../config.js';
 
 export interface ScspLinkDeps {
   db: Kysely<Database>;
@@ -32,12 +45,22 @@ export interface ScspLinkDeps {
   partnersFile?: string | undefined;
   /** Test hook: the fetch used for calls to SCSPs. */
   fetch?: typeof fetch;
+  /** Lifetime of a CPO-issued pairing code when the caller gives none (default 15 min). */
+  pairingCodeTtlS?: number;
+  /** Event forwarding settings (meter cadence, retries); defaults from DEFAULT_SCSP_FORWARDING. */
+  forwarding?: Partial<ScspForwardingConfig> | undefined;
+  /** The CSMS's metrics registry, for the forwarding metrics. */
+  metricsRegistry?: Registry | undefined;
 }
 
 export interface ScspLink {
   partners: PartnerService;
   oauth: OAuthClient;
   client: ScspClient;
+  /** Pairing codes, pairings and unpair (pairing.ts); its `/v1/cpo` routes are in routes-pairing.ts. */
+  pairing: PairingService;
+  /** The outbox hook, its dispatcher (`forwarding.forwarder.wake`) and metrics (forwarder.ts). */
+  forwarding: Forwarding;
   stop(): Promise<void>;
 }
 
@@ -47,10 +70,28 @@ export async function startScspLink(deps: ScspLinkDeps): Promise<ScspLink> {
   const oauth = new OAuthClient({ clock: deps.clock, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
   const client = new ScspClient({ oauth, log: deps.log, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
   const stoppers: Array<() => Promise<void> | void> = [];
+  registerProfileRoutes(deps.http, { db: deps.db, clock: deps.clock, log: deps.log, smart: deps.smart, commands: deps.commands, partners });
+  const pairing = new PairingService({
+    db: deps.db,
+    clock: deps.clock,
+    log: deps.log,
+    events: deps.events,
+    partners,
+    client,
+    smart: deps.smart,
+    ...(deps.pairingCodeTtlS !== undefined ? { codeTtlS: deps.pairingCodeTtlS } : {}),
+  });
+  pairing.start();
+  stoppers.push(() => pairing.stop());
+  registerPairingRoutes(deps.http, { partners, pairing, log: deps.log });
+  const forwarding = startForwarding({ db: deps.db, clock: deps.clock, log: deps.log, events: deps.events, client, partners, registry: deps.metricsRegistry, settings: deps.forwarding });
+  stoppers.push(() => forwarding.stop());
   return {
     partners,
     oauth,
     client,
+    pairing,
+    forwarding,
     async stop() {
       for (const s of stoppers.reverse()) await s();
     },

@@ -69,6 +69,18 @@ export class NotSupportedByProtocolError extends Error {
   }
 }
 
+/** The station accepted GetChargingProfiles but its ReportChargingProfiles sequence did not complete in time. */
+export class ReportTimeoutError extends Error {
+  constructor(
+    readonly stationId: string,
+    readonly requestId: number,
+    readonly timeoutMs: number,
+  ) {
+    super(`ReportChargingProfiles for request ${requestId} from ${stationId} did not complete within ${timeoutMs} ms`);
+    this.name = 'ReportTimeoutError';
+  }
+}
+
 export interface StationAnswer {
   /** The station's status (Accepted, Rejected, NotSupported, Unknown, NoProfiles, …). */
   status: string;
@@ -103,6 +115,8 @@ export interface CompositeResult extends StationAnswer {
 
 export interface ReportCriteria {
   evseId?: number;
+  /** 2.0.1 chargingProfileId list (OCTT TC_K_32). */
+  ids?: number[];
   purpose?: ProfilePurpose;
   stackLevel?: number;
   /** 2.0.1 chargingLimitSource: CSO, EMS, SO, Other. */
@@ -186,6 +200,8 @@ export class SmartChargingService {
   private readonly caps = new Map<string, { value: StationCapabilities; until: number }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly reports = new Map<string, PendingReport>();
+  /** Remote starts with a profile not yet bound to a transaction: `station\0profileId` → id tag. */
+  private readonly remoteStarts = new Map<string, string>();
   private nextRequestId = Math.floor(Math.random() * 1_000_000);
   private unsubscribe: (() => void) | undefined;
 
@@ -205,7 +221,10 @@ export class SmartChargingService {
   /** Follow transactions (bind remote-start profiles, drop ended TxProfiles) and boots (re-discover). */
   start(): void {
     this.unsubscribe = this.deps.events.subscribe((e) => {
-      if (e.type === 'StationBooted') this.caps.delete(e.stationId);
+      if (e.type === 'StationBooted') {
+        this.caps.delete(e.stationId);
+        for (const k of this.remoteStarts.keys()) if (k.startsWith(`${e.stationId}\u0000`)) this.remoteStarts.delete(k);
+      }
       if (e.type === 'TransactionEvent' && !e.duplicate) {
         const ev = e.event;
         const txId = ev.protocol === 'ocpp1.6' && ev.txNumber !== undefined ? String(ev.txNumber) : ev.ocppTxId;
@@ -213,7 +232,7 @@ export class SmartChargingService {
           ev.eventType === 'Ended'
             ? this.dropTransaction(ev.stationId, txId)
             : ev.evseId !== undefined
-              ? this.bindRemoteStart(ev.stationId, ev.evseId, txId)
+              ? this.bindRemoteStart(ev.stationId, ev.evseId, txId, ev.idToken?.idToken)
               : Promise.resolve();
         work.catch((err: unknown) => this.deps.log.error({ err, stationId: ev.stationId }, 'updating the profile shadow failed'));
       }
@@ -294,8 +313,13 @@ export class SmartChargingService {
       .execute();
   }
 
-  /** A TxProfile sent with a remote start has no transaction yet: bind it to the one that started on its EVSE. */
-  private async bindRemoteStart(stationId: string, evseId: number, transactionId: string): Promise<void> {
+  /**
+   * A TxProfile sent with a remote start has no transaction yet: bind it to the one that started on its
+   * EVSE. A transaction of another id token is not the remote-started one: the station never applies the
+   * profile to it (the remote start did not happen), so the profile leaves the shadow. `idTag` undefined
+   * (2.0.1 event without a token, or a remote start from before a restart): bind.
+   */
+  private async bindRemoteStart(stationId: string, evseId: number, transactionId: string, idTag?: string): Promise<void> {
     const rows = await this.deps.db
       .selectFrom('charging_profiles')
       .select(['profile_id', 'profile'])
@@ -305,6 +329,13 @@ export class SmartChargingService {
       .where((eb) => eb.or([eb('evse_id', '=', evseId), eb('evse_id', '=', 0)]))
       .execute();
     for (const r of rows) {
+      const key = `${stationId}\u0000${r.profile_id}`;
+      const expected = this.remoteStarts.get(key);
+      this.remoteStarts.delete(key);
+      if (expected !== undefined && idTag !== undefined && expected.toLowerCase() !== idTag.toLowerCase()) {
+        await this.remove(stationId, [r.profile_id]);
+        continue;
+      }
       const p = { ...(JSON.parse(r.profile) as ChargingProfile), transactionId, evseId };
       await this.deps.db
         .updateTable('charging_profiles')
@@ -318,14 +349,14 @@ export class SmartChargingService {
   // ── capabilities ────────────────────────────────────────────────────────────────────────────
 
   /** What the station accepts: from the cache, else from `device_model`, else asked (then defaults). */
-  async capabilities(stationId: string, protocol: OcppProtocol): Promise<StationCapabilities> {
+  async capabilities(stationId: string, protocol: OcppProtocol, timeoutMs?: number): Promise<StationCapabilities> {
     const hit = this.caps.get(stationId);
     const now = this.deps.clock.now().getTime();
     if (hit && hit.until > now) return hit.value;
     let found = await this.readCapabilities(stationId, protocol);
     if (!found) {
       try {
-        await this.discover(stationId, protocol);
+        await this.discover(stationId, protocol, timeoutMs);
         found = await this.readCapabilities(stationId, protocol);
       } catch (err) {
         this.deps.log.warn({ err, stationId }, 'smart-charging capability discovery failed; using defaults');
@@ -338,8 +369,9 @@ export class SmartChargingService {
   }
 
   /** Ask the station for its smart-charging limits and keep the answer in `device_model`. */
-  async discover(stationId: string, protocol: OcppProtocol): Promise<void> {
-    const opts = { timeoutMs: this.deps.discoveryTimeoutMs ?? 10_000 };
+  async discover(stationId: string, protocol: OcppProtocol, timeoutMs?: number): Promise<void> {
+    // Never wait longer than the caller is prepared to wait for the command itself.
+    const opts = { timeoutMs: Math.min(this.deps.discoveryTimeoutMs ?? 10_000, timeoutMs ?? Number.POSITIVE_INFINITY) };
     const now = this.deps.clock.now().toISOString();
     const rows: Array<{ component: string; variable: string; instance: string; value: string }> = [];
     if (protocol === 'ocpp1.6') {
@@ -467,9 +499,9 @@ export class SmartChargingService {
   }
 
   /** Everything {@link validateProfile} needs about the station, now. */
-  async validationContext(stationId: string, protocol: OcppProtocol, via: ValidationContext['via']): Promise<ValidationContext> {
+  async validationContext(stationId: string, protocol: OcppProtocol, via: ValidationContext['via'], timeoutMs?: number): Promise<ValidationContext> {
     const [capabilities, evseIds, active, installed] = await Promise.all([
-      this.capabilities(stationId, protocol),
+      this.capabilities(stationId, protocol, timeoutMs),
       this.evseIds(stationId),
       this.activeTransactions(stationId),
       this.installed(stationId),
@@ -486,9 +518,14 @@ export class SmartChargingService {
   }
 
   /** Validate without sending. Resolves the station's protocol (UnknownStation/Offline errors propagate). */
-  async check(stationId: string, p: ChargingProfile, via: ValidationContext['via'] = 'SetChargingProfile'): Promise<{ protocol: OcppProtocol; violations: Violation[]; replaces: number[] }> {
+  async check(
+    stationId: string,
+    p: ChargingProfile,
+    via: ValidationContext['via'] = 'SetChargingProfile',
+    timeoutMs?: number,
+  ): Promise<{ protocol: OcppProtocol; violations: Violation[]; replaces: number[] }> {
     const protocol = await this.deps.commands().target(stationId);
-    const ctx = await this.validationContext(stationId, protocol, via);
+    const ctx = await this.validationContext(stationId, protocol, via, timeoutMs);
     const res = validateProfile(p, ctx);
     const violations = res.ok ? [] : [...res.violations];
     if (protocol === 'ocpp1.6') {
@@ -516,7 +553,7 @@ export class SmartChargingService {
   /** Validate, send SetChargingProfile, and record the profile when the station accepts it. */
   set(stationId: string, p: ChargingProfile, opts: CommandOptions & { source?: ProfileSource } = {}): Promise<SetResult> {
     return this.serial(stationId, async () => {
-      const { protocol, violations, replaces } = await this.check(stationId, p, 'SetChargingProfile');
+      const { protocol, violations, replaces } = await this.check(stationId, p, 'SetChargingProfile', opts.timeoutMs);
       if (violations.length > 0) throw new ProfileRejectedError(stationId, violations);
       const payload = protocol === 'ocpp1.6' ? (toOcpp16(p) as { ok: true; value: OCPP16.SetChargingProfileRequest }).value : toOcpp201(p);
       const res = answer(await this.deps.commands().send(stationId, 'SetChargingProfile', payload, opts));
@@ -531,12 +568,15 @@ export class SmartChargingService {
   clear(stationId: string, sel: ClearSelector, opts: CommandOptions = {}): Promise<ClearResult> {
     return this.serial(stationId, async () => {
       const protocol = await this.deps.commands().target(stationId);
-      if (sel.purpose === 'ChargingStationExternalConstraints') {
+      // By purpose, or by the id of an external constraint in the shadow (the station would clear it by
+      // id, and the shadow, which never drops external constraints on a clear, would keep it).
+      const byId = sel.id === undefined ? undefined : (await this.installed(stationId)).find((r) => r.profile.id === sel.id);
+      if (sel.purpose === 'ChargingStationExternalConstraints' || byId?.profile.chargingProfilePurpose === 'ChargingStationExternalConstraints') {
         throw new ProfileRejectedError(stationId, [
           {
             code: 'ExternalConstraintsByCsms',
             requirement: protocol === 'ocpp1.6' ? '1.6 has no ChargingStationExternalConstraints' : 'K10.FR.05',
-            path: 'chargingProfilePurpose',
+            path: sel.purpose === 'ChargingStationExternalConstraints' ? 'chargingProfilePurpose' : 'id',
             detail: 'ChargingStationExternalConstraints are not cleared by the CSMS',
           },
         ]);
@@ -656,7 +696,11 @@ export class SmartChargingService {
         if (criteria.purpose !== undefined) c.chargingProfilePurpose = criteria.purpose;
         if (criteria.stackLevel !== undefined) c.stackLevel = criteria.stackLevel;
         if (criteria.sources !== undefined && criteria.sources.length > 0) c.chargingLimitSource = criteria.sources as typeof c.chargingLimitSource;
-        const req: OCPP20.GetChargingProfilesRequest = { requestId, chargingProfile: c, ...(criteria.evseId !== undefined ? { evseId: criteria.evseId } : {}) };
+        if (criteria.ids !== undefined && criteria.ids.length > 0) c.chargingProfileId = [...criteria.ids];
+        const unfiltered = Object.keys(c).length === 0;
+        // K09.FR.03: at least one criterion. Every source is the same as no filter.
+        const sent = unfiltered ? { chargingLimitSource: ['CSO', 'EMS', 'SO', 'Other'] as NonNullable<typeof c.chargingLimitSource> } : c;
+        const req: OCPP20.GetChargingProfilesRequest = { requestId, chargingProfile: sent, ...(criteria.evseId !== undefined ? { evseId: criteria.evseId } : {}) };
         const timeoutMs = opts.timeoutMs ?? 30_000;
         const res = answer(await this.deps.commands().send(stationId, 'GetChargingProfiles', req, { timeoutMs }));
         if (res.status !== 'Accepted') {
@@ -669,9 +713,9 @@ export class SmartChargingService {
           new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
         ]);
         clearTimeout(timer);
-        if (timedOut) throw new Error(`ReportChargingProfiles for request ${requestId} did not complete within ${timeoutMs} ms`);
+        if (timedOut) throw new ReportTimeoutError(stationId, requestId, timeoutMs);
         if (Object.keys(c).length === 0 && criteria.evseId === undefined) await this.replaceShadow(stationId, profiles);
-        else for (const r of profiles) await this.store(stationId, r.profile, this.sourceOf(r.source, stationId), []);
+        else await this.storeReported(stationId, profiles);
         return { ...res, profiles };
       } finally {
         this.reports.delete(key);
@@ -679,17 +723,28 @@ export class SmartChargingService {
     });
   }
 
-  private sourceOf(chargingLimitSource: string, _stationId: string): ProfileRecord['source'] {
-    return chargingLimitSource === 'CSO' ? 'station' : `external:${chargingLimitSource}`;
+  /**
+   * Who a reported profile belongs to. A CSO profile Ampline already has in the shadow keeps its source
+   * (api, balancer, remote-start, …): a report confirms it, it does not make it the station's.
+   */
+  private reportedSource(chargingLimitSource: string, id: number, known: ReadonlyMap<number, ProfileRecord['source']>): ProfileRecord['source'] {
+    return chargingLimitSource === 'CSO' ? (known.get(id) ?? 'station') : `external:${chargingLimitSource}`;
+  }
+
+  private async knownSources(stationId: string): Promise<Map<number, ProfileRecord['source']>> {
+    return new Map((await this.installed(stationId)).map((r) => [r.profile.id, r.source]));
+  }
+
+  /** Record reported profiles (update or add; nothing is removed). */
+  private async storeReported(stationId: string, profiles: ReportResult['profiles']): Promise<void> {
+    const known = await this.knownSources(stationId);
+    for (const r of profiles) await this.store(stationId, r.profile, this.reportedSource(r.source, r.profile.id, known), []);
   }
 
   private async replaceShadow(stationId: string, profiles: ReportResult['profiles']): Promise<void> {
-    const known = new Map((await this.installed(stationId)).map((r) => [r.profile.id, r.source]));
+    const known = await this.knownSources(stationId);
     await this.deps.db.deleteFrom('charging_profiles').where('station_id', '=', stationId).execute();
-    for (const r of profiles) {
-      const source = r.source === 'CSO' ? (known.get(r.profile.id) ?? 'station') : this.sourceOf(r.source, stationId);
-      await this.store(stationId, r.profile, source, []);
-    }
+    for (const r of profiles) await this.store(stationId, r.profile, this.reportedSource(r.source, r.profile.id, known), []);
     this.deps.events.publish({ type: 'ChargingProfilesChanged', stationId, evseIds: [...new Set(profiles.map((r) => r.evseId))] });
   }
 
@@ -703,7 +758,7 @@ export class SmartChargingService {
       return;
     }
     // Unsolicited (or late) report: still the station's truth about these profiles.
-    for (const r of parsed) await this.store(stationId, r.profile, this.sourceOf(r.source, stationId), []);
+    await this.storeReported(stationId, parsed);
   }
 
   /**
@@ -718,7 +773,7 @@ export class SmartChargingService {
     opts: CommandOptions = {},
   ): Promise<StationAnswer> {
     return this.serial(stationId, async () => {
-      const { protocol, violations } = await this.check(stationId, { ...p, evseId }, 'RemoteStart');
+      const { protocol, violations } = await this.check(stationId, { ...p, evseId }, 'RemoteStart', opts.timeoutMs);
       if (violations.length > 0) throw new ProfileRejectedError(stationId, violations);
       let wire: object;
       if (protocol === 'ocpp1.6') {
@@ -729,11 +784,22 @@ export class SmartChargingService {
       const sentAt = this.deps.clock.now().getTime();
       const res = answer(await this.deps.commands().remoteStart(stationId, evseId, idTag, opts, wire));
       if (res.status !== 'Accepted') return res;
+      this.remoteStarts.set(`${stationId}\u0000${p.id}`, idTag);
       await this.store(stationId, { ...p, evseId }, 'remote-start', []);
       // The transaction may have started before the answer arrived (2.0.1 stations often send
       // TransactionEvent Started first): bind to it now rather than waiting for an event already gone.
-      const started = (await this.activeTransactions(stationId)).find((t) => t.evseId === evseId && Date.parse(t.startedAt) >= sentAt - 60_000);
-      if (started) await this.bindRemoteStart(stationId, evseId, started.transactionId);
+      const started = await this.deps.db
+        .selectFrom('transactions')
+        .select(['ocpp_tx_id', 'tx_number', 'protocol', 'started_at', 'id_token'])
+        .where('station_id', '=', stationId)
+        .where('evse_id', '=', evseId)
+        .where('state', '=', 'active')
+        .orderBy('started_at', 'desc')
+        .executeTakeFirst();
+      if (started && Date.parse(started.started_at) >= sentAt - 60_000) {
+        const txId = started.protocol === 'ocpp1.6' && started.tx_number !== null ? String(started.tx_number) : started.ocpp_tx_id;
+        await this.bindRemoteStart(stationId, evseId, txId, started.id_token ?? undefined);
+      }
       this.deps.events.publish({ type: 'ChargingProfilesChanged', stationId, evseIds: [evseId] });
       return res;
     });

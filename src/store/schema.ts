@@ -252,7 +252,7 @@ export interface OutboxTable {
   path: string;
   payload: string;
   idempotency_key: string;
-  /** pending | delivered | dead */
+  /** pending | delivered | dead | cancelled (src/scsp-link/outbox.ts) */
   state: string;
   attempts: number;
   next_attempt_at: string;

@@ -10,9 +10,11 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.js';
 import type { CommandOptions, CommandService } from '../../services/commands.js';
+import { ProfileRejectedError, type SmartChargingService } from '../../services/smart-charging.js';
 import type { OcppProtocol } from '../../ocpp/protocol.js';
 import { ApiError } from '../errors.js';
 import { definitionEnum, requestEnum } from './actions.js';
+import { REMOTE_START_PROFILE_INPUT, profileFromJson, type ProfileJson } from './charging-profiles.js';
 import type { JsonSchema } from './http.js';
 
 export interface PlannedCommand {
@@ -24,6 +26,7 @@ export interface PlannedCommand {
 export interface NeutralDeps {
   db: Kysely<Database>;
   commands: CommandService;
+  smart: SmartChargingService;
 }
 
 interface NeutralContext extends NeutralDeps {
@@ -40,6 +43,8 @@ export interface NeutralCommand {
   required?: string[];
   /** The action per version, for the documentation. */
   actions: Record<OcppProtocol, string>;
+  /** Error statuses besides the common command errors (documentation). */
+  errors?: number[];
   plan(ctx: NeutralContext, body: Record<string, unknown>): Promise<PlannedCommand>;
 }
 
@@ -63,14 +68,34 @@ export const NEUTRAL_COMMANDS: readonly NeutralCommand[] = [
     summary: 'Start a transaction remotely',
     description:
       '1.6 RemoteStartTransaction `{connectorId, idTag}`; 2.0.1 RequestStartTransaction `{evseId, idToken: {idToken, type: ISO14443}, remoteStartId}`. ' +
-      'Without `evseId` the station chooses. The station authorizes the token itself (AuthorizeRemoteTxRequests).',
-    properties: { evseId: evseId(1, 'EVSE (1.6: connector) to start on.'), idTag: { type: 'string', minLength: 1, maxLength: 36, description: '1.6 allows at most 20 characters.' } },
+      'Without `evseId` the station chooses. The station authorizes the token itself (AuthorizeRemoteTxRequests).\n\n' +
+      'With `chargingProfile` (a TxProfile without transactionId, in the model of POST /api/v1/stations/{id}/charging-profiles; `evseId` ' +
+      'required) the profile is checked first (422 ProfileRejected with `violations`, nothing sent), travels inside the remote start, ' +
+      'and is recorded as installed for the transaction that starts (source `remote-start`).',
+    properties: {
+      evseId: evseId(1, 'EVSE (1.6: connector) to start on.'),
+      idTag: { type: 'string', minLength: 1, maxLength: 36, description: '1.6 allows at most 20 characters.' },
+      chargingProfile: { ...REMOTE_START_PROFILE_INPUT, description: 'A TxProfile for the transaction to start (1.6 TC_059, 2.0.1 K05).' },
+    },
     required: ['idTag'],
     actions: { 'ocpp1.6': 'RemoteStartTransaction', 'ocpp2.0.1': 'RequestStartTransaction' },
+    errors: [422],
     async plan(ctx, body) {
       const idTag = body.idTag as string;
       const evse = body.evseId as number | undefined;
       const action = ctx.protocol === 'ocpp1.6' ? 'RemoteStartTransaction' : 'RequestStartTransaction';
+      const json = body.chargingProfile as ProfileJson | undefined;
+      if (json !== undefined) {
+        if (evse === undefined) throw new ApiError('BadRequest', 'body: evseId is required with chargingProfile');
+        if (json.evseId !== undefined && json.evseId !== evse) {
+          throw new ApiError('BadRequest', `body/chargingProfile/evseId: ${json.evseId} is not the command's evseId ${evse}`);
+        }
+        const profile = profileFromJson(json, evse, 'body/chargingProfile');
+        // Refuse before anything is sent (also with callbackUrl, where the send happens after the 202).
+        const { violations } = await ctx.smart.check(ctx.stationId, profile, 'RemoteStart');
+        if (violations.length > 0) throw new ProfileRejectedError(ctx.stationId, violations);
+        return { action, run: async (o) => ({ ...(await ctx.smart.remoteStartWithProfile(ctx.stationId, evse, idTag, profile, o)) }) };
+      }
       if (evse === undefined && ctx.protocol === 'ocpp1.6') {
         return { action, run: (o) => ctx.commands.send(ctx.stationId, action, { idTag }, o) };
       }

@@ -13,6 +13,7 @@ import type { Kysely } from 'kysely';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Database } from '../../store/schema.js';
 import type { CommandService } from '../../services/commands.js';
+import type { SmartChargingService } from '../../services/smart-charging.js';
 import { CallTimeoutError, ChargerCallError, StationOfflineError } from '../../ocpp/errors.js';
 import { validatePayload } from '../../ocpp/schemas.js';
 import { PROTOCOLS, type OcppProtocol } from '../../ocpp/protocol.js';
@@ -26,6 +27,8 @@ import { type JsonSchema, type RouteSpec, nullable, ref } from './http.js';
 export interface CommandRouteDeps {
   db: Kysely<Database>;
   commands: CommandService;
+  /** Remote start with a charging profile goes through it (validated, recorded in the shadow). */
+  smart: SmartChargingService;
   clock: Clock;
   log: Logger;
   /** Default bound on the wait for the station's answer. */
@@ -331,12 +334,12 @@ export function commandRoutes(deps: CommandRouteDeps): { routes: RouteSpec[]; re
       body: { type: 'object', additionalProperties: false, ...(cmd.required ? { required: cmd.required } : {}), properties: { ...cmd.properties, ...commonProps } },
     },
     responses: answers,
-    errors: commandErrors,
+    errors: [...commandErrors, ...(cmd.errors ?? [])].sort((a, b) => a - b),
     async handler(req, reply) {
       const { id } = req.params as { id: string };
       const body = req.body as Record<string, unknown> & { timeoutS?: number; callbackUrl?: string };
       const protocol = await commands.target(id).catch((err: unknown) => Promise.reject(apiErrorOf(err)));
-      const plan = await cmd.plan({ db: deps.db, commands, stationId: id, protocol }, body);
+      const plan = await cmd.plan({ db: deps.db, commands, smart: deps.smart, stationId: id, protocol }, body).catch((err: unknown) => Promise.reject(apiErrorOf(err)));
       return execute(req, reply, id, protocol, plan, body);
     },
   }));

@@ -39,6 +39,8 @@ export interface RouteSpec {
   errors?: number[];
   /** Replaces `schema.body` in the document only (e.g. per-action OCPP payload schemas). */
   docBody?: JsonSchema;
+  /** Whether the document marks the body required (default: the body schema has `required` properties). */
+  bodyRequired?: boolean;
   /** Leave out of the OpenAPI document (documented through `docOnly` entries instead). */
   hidden?: boolean;
   /** Only documents a concrete instance of a hidden parametric route; not registered with Fastify. */

@@ -1,5 +1,5 @@
 /**
- * `/api/v1`: the management API (resources, id tokens, commands, API keys) and its OpenAPI document at
+ * `/api/v1`: the management API (resources, smart charging, id tokens, commands, API keys) and its OpenAPI document at
  * /docs. One encapsulated Fastify plugin: its Ajv settings, hooks and error wording apply to these
  * routes only; errors go through the shared catalogue (src/api/errors.ts) via the app's error handler.
  */
@@ -8,20 +8,27 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.js';
 import type { CommandService } from '../../services/commands.js';
+import type { SmartChargingService } from '../../services/smart-charging.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/log.js';
 import { ApiError } from '../errors.js';
 import { ApiKeyAuth } from './auth.js';
 import { apiKeyComponents, apiKeyRoutes } from './api-keys.js';
 import { commandComponents, commandRoutes } from './commands.js';
+import { chargingProfileComponents, chargingProfileRoutes } from './charging-profiles.js';
 import { idTokenComponents, idTokenRoutes } from './id-tokens.js';
 import { resourceComponents, resourceRoutes } from './resources.js';
+import { scspComponents, scspRoutes } from './scsp.js';
+import { outboxComponents, outboxRoutes } from './outbox.js';
+import type { ScspLink } from '../../scsp-link/index.js';
 import { type RouteSpec, installValidation } from './http.js';
 import { buildOpenApi, registerDocs } from './openapi.js';
 
 export interface ApiV1Deps {
   db: Kysely<Database>;
   commands: CommandService;
+  /** Smart charging: charging profiles, the installed-profile shadow, composite schedules. */
+  smart: SmartChargingService;
   clock: Clock;
   log: Logger;
   /** API-key authentication shared by every management API (bootstrap key + stored scoped keys). */
@@ -30,6 +37,8 @@ export interface ApiV1Deps {
   timeoutMs: number;
   /** Callback retry delays (tests); default 1 s, 3 s. */
   callbackBackoffMs?: readonly number[];
+  /** SCSP partners and pairing (late-bound: the composition root builds the link after the API). */
+  scsp: () => ScspLink;
 }
 
 function packageVersion(): string {
@@ -44,6 +53,7 @@ export function apiV1Routes(deps: ApiV1Deps, auth: ApiKeyAuth) {
   const commands = commandRoutes({
     db: deps.db,
     commands: deps.commands,
+    smart: deps.smart,
     clock: deps.clock,
     log: deps.log,
     timeoutMs: deps.timeoutMs,
@@ -51,11 +61,14 @@ export function apiV1Routes(deps: ApiV1Deps, auth: ApiKeyAuth) {
   });
   const routes: RouteSpec[] = [
     ...resourceRoutes({ db: deps.db }),
+    ...chargingProfileRoutes({ db: deps.db, commands: deps.commands, smart: deps.smart, log: deps.log, timeoutMs: deps.timeoutMs }),
     ...idTokenRoutes({ db: deps.db, clock: deps.clock }),
     ...commands.routes,
     ...apiKeyRoutes({ db: deps.db, auth }),
+    ...scspRoutes({ db: deps.db, scsp: deps.scsp }),
+    ...outboxRoutes({ db: deps.db, clock: deps.clock, wake: (stationId) => deps.scsp().forwarding.forwarder.wake(stationId, { force: true }) }),
   ];
-  const components = { ...resourceComponents, ...idTokenComponents, ...commandComponents, ...apiKeyComponents };
+  const components = { ...resourceComponents, ...chargingProfileComponents, ...idTokenComponents, ...commandComponents, ...apiKeyComponents, ...scspComponents, ...outboxComponents };
   return { routes, components, commands };
 }
 

@@ -97,10 +97,26 @@ export function collectRefs(node: unknown, into: Set<string> = new Set()): Set<s
 const ERROR_SCHEMA: JsonSchema = {
   type: 'object',
   required: ['error', 'message'],
-  description: 'Every error has this shape; some add details (e.g. `errorCode`/`errorDescription` for ChargerCallError, `requiredScope` for Forbidden).',
+  description:
+    'Every error has this shape; some add details (e.g. `errorCode`/`errorDescription` for ChargerCallError, `requiredScope` for Forbidden, ' +
+    '`violations` for ProfileRejected, `protocol`/`operation` for NotSupportedByProtocol).',
   properties: {
     error: { type: 'string', enum: Object.keys(API_ERRORS), description: 'Stable error code.' },
     message: { type: 'string', description: 'Human-readable explanation.' },
+    violations: {
+      type: 'array',
+      description: 'ProfileRejected: every rule the request breaks (nothing was sent to the station).',
+      items: {
+        type: 'object',
+        required: ['code', 'requirement', 'path', 'detail'],
+        properties: {
+          code: { type: 'string', description: 'Stable violation code, e.g. FirstPeriodNotZero, StackLevelOutOfRange, NoActiveTransaction.' },
+          requirement: { type: 'string', description: 'The OCPP requirement for the station\'s version, e.g. K01.FR.31 or "1.6 §3.13".' },
+          path: { type: 'string', description: 'The offending field in the profile, e.g. chargingSchedule[0].chargingSchedulePeriod[0].startPeriod.' },
+          detail: { type: 'string' },
+        },
+      },
+    },
   },
 };
 
@@ -109,8 +125,9 @@ const V1_ERRORS: Record<number, ApiErrorCode[]> = {
   400: ['BadRequest', 'InvalidOcppRequest'],
   401: ['Unauthorized'],
   403: ['Forbidden'],
-  404: ['UnknownStation', 'UnknownTransaction', 'UnknownIdToken', 'UnknownCommand', 'NotFound'],
-  409: ['StationOffline', 'AlreadyExists'],
+  404: ['UnknownStation', 'UnknownTransaction', 'UnknownIdToken', 'UnknownChargingProfile', 'UnknownCommand', 'NotFound'],
+  409: ['StationOffline', 'AlreadyExists', 'NotSupportedByProtocol'],
+  422: ['ProfileRejected'],
   424: ['NoOpenTransaction'],
   502: ['ChargerCallError', 'ChargerInvalidResponse'],
   504: ['Timeout'],
@@ -173,7 +190,12 @@ export function buildOpenApi(routes: readonly RouteSpec[], info: OpenApiInfo): J
       'x-required-scope': route.scope,
       parameters: parametersOf(route),
       ...(body
-        ? { requestBody: { required: Array.isArray((body as { required?: unknown }).required) && ((body as { required: unknown[] }).required.length > 0), content: { 'application/json': { schema: body } } } }
+        ? {
+            requestBody: {
+              required: route.bodyRequired ?? (Array.isArray((body as { required?: unknown }).required) && (body as { required: unknown[] }).required.length > 0),
+              content: { 'application/json': { schema: body } },
+            },
+          }
         : {}),
       responses,
     };
@@ -196,9 +218,13 @@ export function buildOpenApi(routes: readonly RouteSpec[], info: OpenApiInfo): J
     servers: [{ url: '/' }],
     security: [{ apiKeyHeader: [] }, { bearer: [] }],
     tags: [
-      { name: 'Stations', description: 'Charging stations, EVSEs, connectors, event log, reported charging profiles.' },
+      { name: 'Stations', description: 'Charging stations, EVSEs, connectors, event log.' },
       { name: 'Transactions', description: 'Charging sessions and their meter values.' },
       { name: 'Id tokens', description: 'The tokens the CSMS authorizes against.' },
+      {
+        name: 'Smart charging',
+        description: 'Charging profiles (checked against OCPP K01 before anything is sent), the installed-profile shadow, composite schedules.',
+      },
       { name: 'Commands (version-neutral)', description: 'One meaning in both versions; Ampline picks the action and payload.' },
       { name: 'Commands', description: 'Every CSMS-initiated OCPP action, payload in the station\'s version (OCA schemas below).' },
       { name: 'API keys', description: 'Keys with scopes read, command, admin.' },
@@ -229,7 +255,11 @@ wrong types and out-of-range values are 400 \`BadRequest\`.
 **Commands.** Synchronous by default: 200 \`{status: "Answered", response}\` with the station's own answer; 504 \`Timeout\`,
 502 \`ChargerCallError\` (with \`errorCode\`), 409 \`StationOffline\`, 404 \`UnknownStation\`. With \`callbackUrl\`: 202
 \`{commandId}\` at once, then the CommandResult is POSTed to the URL (JSON, 10 s per try, 3 tries with backoff) and can be
-read at \`GET /api/v1/commands/{commandId}\`.`;
+read at \`GET /api/v1/commands/{commandId}\`.
+
+**Smart charging.** Charging profiles are JSON in one version-neutral model (OCPP 2.0.1 ChargingProfileType plus \`evseId\`).
+They are checked before sending (OCPP 2.0.1 K01, the 1.6 equivalents, the station's capabilities and installed profiles): a
+violation is 422 \`ProfileRejected\` with \`violations\`, and nothing goes to the station.`;
 
 // --- serving --------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 /**
  * Read-only resources: stations with their EVSEs and connectors, transactions with their meter values,
- * the station event log and the charging profiles stations last reported. Rows are snake_case in the
+ * and the station event log. (Charging profiles: charging-profiles.ts.) Rows are snake_case in the
  * store and camelCase here; timestamps are the ISO-8601 strings the store keeps. Every list is one query
  * for the page and one for the count.
  */
@@ -276,17 +276,6 @@ export const resourceComponents: Record<string, JsonSchema> = {
       payload: { description: 'The notification as the station sent it (or a summary for large reports).' },
     },
   },
-  ReportedChargingProfile: {
-    type: 'object',
-    required: ['evseId', 'chargingLimitSource', 'chargingProfile', 'requestId', 'reportedAt'],
-    properties: {
-      evseId: int,
-      chargingLimitSource: str,
-      chargingProfile: ref('ocpp201.ChargingProfileType'),
-      requestId: int,
-      reportedAt: { ...str, format: 'date-time' },
-    },
-  },
 };
 
 // --- routes ---------------------------------------------------------------------------------------
@@ -460,59 +449,6 @@ export function resourceRoutes(deps: ResourceDeps): RouteSpec[] {
           countOf(base),
         ]);
         return sendPage(req, reply, rows.map(stationEventView), total, page);
-      },
-    },
-    {
-      method: 'GET',
-      url: '/api/v1/stations/:id/charging-profiles',
-      operationId: 'listReportedChargingProfiles',
-      summary: 'Charging profiles the station last reported',
-      description:
-        "Ampline's own charging-profile store does not exist yet. This lists the profiles of the station's most recent " +
-        'ReportChargingProfiles sequence (OCPP 2.0.1, sent in answer to GetChargingProfiles; at most the last 200 report ' +
-        'messages are considered). Send `POST /api/v1/stations/{id}/commands/GetChargingProfiles` first to refresh it. ' +
-        'OCPP 1.6 has no such report: the list is empty for 1.6 stations (use GetCompositeSchedule).',
-      tag: 'Stations',
-      scope: 'read',
-      schema: { params: stationParams },
-      responses: {
-        200: {
-          description: 'The last report (empty `data` when none).',
-          schema: {
-            type: 'object',
-            required: ['data', 'requestId', 'reportedAt'],
-            properties: { data: { type: 'array', items: ref('ReportedChargingProfile') }, requestId: nullable('integer'), reportedAt: ts },
-          },
-        },
-      },
-      errors: [404],
-      async handler(req) {
-        const { id } = req.params as { id: string };
-        await stationOr404(id);
-        const rows = await db
-          .selectFrom('station_events')
-          .selectAll()
-          .where('station_id', '=', id)
-          .where('type', '=', 'ReportChargingProfiles')
-          .orderBy('id', 'desc')
-          .limit(200)
-          .execute();
-        type Report = { requestId?: number; chargingLimitSource?: string; evseId?: number; chargingProfile?: unknown[] };
-        const reports = rows.map((r) => ({ row: r, report: (parseJson(r.payload) ?? {}) as Report }));
-        const latest = reports[0];
-        if (!latest) return { data: [], requestId: null, reportedAt: null };
-        const requestId = latest.report.requestId ?? null;
-        const sequence = reports.filter((r) => (r.report.requestId ?? null) === requestId).reverse();
-        const data = sequence.flatMap(({ row, report }) =>
-          (Array.isArray(report.chargingProfile) ? report.chargingProfile : []).map((p) => ({
-            evseId: report.evseId ?? 0,
-            chargingLimitSource: report.chargingLimitSource ?? 'CSO',
-            chargingProfile: p,
-            requestId: report.requestId ?? 0,
-            reportedAt: row.timestamp,
-          })),
-        );
-        return { data, requestId, reportedAt: latest.row.timestamp };
       },
     },
     {
