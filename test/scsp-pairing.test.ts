@@ -343,6 +343,19 @@ test('/v1/cpo/{pp}/pair: bad bodies and unknown payload protocols are 400 {messa
   assert.deepEqual(Object.keys(wrongType.body), ['message']);
 });
 
+test('a 2.0.1 station is not paired for ocpp1.6 payloads (400 on /v1/cpo, 409 PayloadProtocolMismatch on /api/v1); the code stays usable', async () => {
+  const id = 'PAIR-MISMATCH';
+  await station(id, 'ocpp2.0.1');
+  const code = await issueCode(id);
+  const r = await cpo('/v1/cpo/ocpp1.6/pair', { code });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.body.message, /speaks ocpp2\.0\.1/);
+  assert.equal((await api('GET', `/api/v1/stations/${id}/pairing`)).status, 404);
+  const ok = await cpo('/v1/cpo/ocpp2.0.1/pair', { code });
+  assert.equal(ok.status, 200, ok.text);
+  await api('DELETE', `/api/v1/stations/${id}/pairing?force=true`);
+});
+
 test('CPO code for a station paired with another SCSP: 409, and the code stays usable', async () => {
   await station('PAIR-TAKEN', 'ocpp1.6');
   assert.equal((await cpo('/v1/cpo/ocpp1.6/pair', { code: await issueCode('PAIR-TAKEN') }, TOKEN_B)).status, 200);

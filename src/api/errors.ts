@@ -42,6 +42,7 @@ export const API_ERRORS = {
   PartnerDisabled: 409,
   PartnerInUse: 409,
   NoEvsesKnown: 409,
+  PayloadProtocolMismatch: 409,
   ScspUnavailable: 502,
   // SCSP event forwarding (src/api/v1/outbox.ts)
   OutboxEntryNotDead: 409,

@@ -60,6 +60,21 @@ export interface UnpairResult {
 }
 
 /** The SCSP does not know the code it was given (its 404). */
+/**
+ * A 2.0.1 station cannot be forwarded as ocpp1.6 payloads (1.6 needs integer transaction ids and has no
+ * TransactionEvent), so it is not paired for that payload protocol.
+ */
+export class PayloadProtocolMismatchError extends Error {
+  constructor(
+    readonly stationId: string,
+    readonly stationProtocol: string,
+    readonly payloadProtocol: PayloadProtocol,
+  ) {
+    super(`charging station ${stationId} speaks ${stationProtocol}; its events cannot be sent as ${payloadProtocol} payloads`);
+    this.name = 'PayloadProtocolMismatchError';
+  }
+}
+
 export class IncorrectCodeError extends Error {
   constructor() {
     super('Incorrect Code, please check the code and try again.');
@@ -255,6 +270,8 @@ export class PairingService {
     const stationId = row.station_id;
     return this.serial(stationId, async () => {
       const nowIso = this.deps.clock.now().toISOString();
+      // Outside the transaction: SQLite has one connection, a query on `db` inside `trx` would wait for ever.
+      await this.checkProtocol(stationId, payloadProtocol);
       const out = await this.deps.db.transaction().execute(async (trx) => {
         const c = await trx.selectFrom('pairing_codes').selectAll().where('code', '=', code).executeTakeFirst();
         if (!c || c.station_id !== stationId || c.used_at !== null || c.expires_at <= nowIso) return null;
@@ -283,6 +300,11 @@ export class PairingService {
     });
   }
 
+  private async checkProtocol(stationId: string, payloadProtocol: PayloadProtocol): Promise<void> {
+    const st = await this.deps.db.selectFrom('stations').select('protocol').where('id', '=', stationId).executeTakeFirst();
+    if (payloadProtocol === 'ocpp1.6' && st?.protocol === 'ocpp2.0.1') throw new PayloadProtocolMismatchError(stationId, st.protocol, payloadProtocol);
+  }
+
   // ── SCSP-issued codes ───────────────────────────────────────────────────────────────────────
 
   /**
@@ -301,6 +323,7 @@ export class PairingService {
         if (existing.partnerId !== partnerId) throw new PairingConflictError(stationId, 'local', existing.partnerId);
         return { pairing: existing, chargingStation, alreadyPaired: true };
       }
+      await this.checkProtocol(stationId, partner.payloadProtocol);
       const res = await this.deps.client.post(partner, `/v1/scsp/${partner.payloadProtocol}/pair`, { code, charging_station: chargingStation });
       if (res.status === 404) throw new IncorrectCodeError();
       if (res.status === 409) throw new PairingConflictError(stationId, 'scsp');

@@ -13,7 +13,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../util/log.js';
 import { PAYLOAD_PROTOCOLS, type PartnerService, type PayloadProtocol } from './partners.js';
-import { PairingConflictError, type PairingService } from './pairing.js';
+import { PairingConflictError, PayloadProtocolMismatchError, type PairingService } from './pairing.js';
 import { installCpoConventions, partnerOf, requirePartner } from './inbound-auth.js';
 
 export const INCORRECT_CODE_MESSAGE = 'Incorrect Code, please check the code and try again.';
@@ -57,6 +57,7 @@ export function registerPairingRoutes(http: FastifyInstance, deps: PairingRoutes
         return reply.code(200).send({ charging_station: station });
       } catch (err) {
         if (err instanceof PairingConflictError) return reply.code(409).send({ message: ALREADY_PAIRED_MESSAGE });
+        if (err instanceof PayloadProtocolMismatchError) return reply.code(400).send({ message: err.message });
         throw err;
       }
     };

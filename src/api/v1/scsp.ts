@@ -16,6 +16,7 @@ import {
   MAX_CODE_TTL_S,
   NotPairedError,
   PairingConflictError,
+  PayloadProtocolMismatchError,
   PartnerDisabledError,
   ScspUpstreamError,
   UnknownPartnerError,
@@ -168,6 +169,7 @@ const stationParams = { type: 'object', required: ['id'], additionalProperties: 
 export function scspApiError(err: unknown): ApiError {
   if (err instanceof UnknownPartnerError) return new ApiError('UnknownPartner', `Unknown SCSP partner '${err.partnerId}'`);
   if (err instanceof PartnerDisabledError) return new ApiError('PartnerDisabled', `SCSP partner '${err.partnerId}' is disabled`);
+  if (err instanceof PayloadProtocolMismatchError) return new ApiError('PayloadProtocolMismatch', err.message);
   if (err instanceof NoEvsesKnownError) return new ApiError('NoEvsesKnown', `Charging station '${err.stationId}' has reported no EVSE yet, so it cannot be described to an SCSP`);
   if (err instanceof NotPairedError) return new ApiError('NotPaired', `Charging station '${err.stationId}' is not paired with an SCSP`);
   if (err instanceof IncorrectCodeError) return new ApiError('IncorrectPairingCode', 'The SCSP does not know this code (404): Incorrect Code, please check the code and try again.');
