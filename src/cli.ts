@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `ampline serve | sim | demo | bench | migrate`
+ * `ampline serve | scsp | sim | demo | bench | migrate`
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type ConfigOverrides } from './config.js';
@@ -13,6 +13,9 @@ const USAGE = `Usage: ampline <command> [options]
 Commands:
   serve     Run the CSMS (OCPP 1.6J + 2.0.1 central system)
             --port N (default $AMPLINE_PORT or 8180; 0 = any free port)  --host H  --data-dir D
+  scsp      Run the SCSP (smart charging service provider) service
+            --port N (default $AMPLINE_SCSP_PORT or 8280; 0 = any free port)  --host H  --data-dir D
+            (default $AMPLINE_SCSP_DATA_DIR or ./data-scsp)
   sim       Run simulated charge points against a CSMS
             --url ws://HOST:PORT/ocpp  --count N  --protocol ocpp1.6|ocpp2.0.1|mixed
             [--prefix SIM-] [--sessions]
@@ -66,6 +69,37 @@ async function serve(argv: string[]): Promise<void> {
   }
   const csms = await startCsms(config, { log, processMetrics: true, warmValidators: true });
   onSignals(() => csms.stop());
+}
+
+async function scsp(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' } },
+    strict: true,
+  });
+  // Loaded on demand: the SCSP is a separate party and needs none of the CSMS's modules.
+  const { loadScspConfig, ScspConfigError } = await import('./scsp/config.js');
+  const { startScsp } = await import('./scsp/app.js');
+  let config: ReturnType<typeof loadScspConfig>;
+  try {
+    config = loadScspConfig(process.env, overridesFrom(values));
+  } catch (err) {
+    if (err instanceof ScspConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+  const log = createLogger({ level: config.logLevel, name: 'ampline-scsp' });
+  if (config.apiKeyGenerated) {
+    // Printed on purpose (AMPLINE_SCSP_API_KEY unset): the operator needs it to use the SCSP admin API.
+    process.stdout.write(`AMPLINE_SCSP_API_KEY is not set; SCSP admin API key (kept in ${config.dataDir}/api-key): ${config.apiKey}\n`);
+  }
+  let app: Awaited<ReturnType<typeof startScsp>>;
+  try {
+    app = await startScsp(config, { log, processMetrics: true, warmValidators: true });
+  } catch (err) {
+    if (err instanceof ScspConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+  onSignals(() => app.stop());
 }
 
 async function sim(argv: string[]): Promise<void> {
@@ -129,7 +163,7 @@ async function bench(argv: string[]): Promise<void> {
   await runBenchmarks(argv);
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, sim, demo, bench, migrate };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, scsp, sim, demo, bench, migrate };
 
 async function main(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);

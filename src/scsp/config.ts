@@ -1,0 +1,202 @@
+/**
+ * Configuration of the SCSP service (`ampline scsp`): an optional JSON file (AMPLINE_CONFIG, shared with
+ * the CSMS), environment variables, and command-line overrides, in that order of increasing precedence.
+ * Every setting has a safe default; an invalid value stops start-up with a message naming the setting.
+ *
+ * The SCSP's variables are `AMPLINE_SCSP_*`. Some `AMPLINE_SCSP_*` names belong to the CSMS's side of the
+ * link (AMPLINE_SCSP_PARTNERS_FILE, AMPLINE_SCSP_METER_*, AMPLINE_SCSP_FORWARD_CONCURRENCY,
+ * AMPLINE_SCSP_RETRY_MAX_S, AMPLINE_SCSP_OUTBOX_*); none of the names below collides with them, so both
+ * parties can run in one process (the demo) with one environment.
+ *
+ * Not imported from src/config.ts on purpose: that module pulls in CSMS services, and the SCSP meets the
+ * CSMS only over HTTP.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { LevelWithSilent } from 'pino';
+
+export class ScspConfigError extends Error {
+  override name = 'ScspConfigError';
+}
+
+/** Fallbacks of the driver preferences (src/scsp/preferences.ts). */
+export interface PreferenceDefaults {
+  /** AMPLINE_SCSP_DEFAULT_ENERGY_WH: energy need of a session without one (Wh). */
+  energyNeedWh: number;
+  /** AMPLINE_SCSP_DEFAULT_DWELL_S: departure = arrival + this, when no departure is known. */
+  dwellS: number;
+  /** AMPLINE_SCSP_TIMEZONE: IANA zone in which a `departureTimeOfDay` ("07:00") is read unless the preference names one. */
+  timeZone: string;
+}
+
+/** Delivery of charging profiles to the CPOs (src/scsp/delivery.ts). */
+export interface DeliveryConfig {
+  /** AMPLINE_SCSP_SEND_MAX_ATTEMPTS: tries of one profile before giving up on retryable answers. */
+  maxAttempts: number;
+  /** AMPLINE_SCSP_SEND_TIMEOUT_S: wait for the CPO's answer (it waits for its charger: keep above the CPO's own bound). */
+  timeoutMs: number;
+  /** First retry delay (doubles, with jitter, up to retryMaxMs). Not read from the environment (tests shorten it). */
+  retryBaseMs: number;
+  /** AMPLINE_SCSP_SEND_RETRY_MAX_S: longest delay between tries. */
+  retryMaxMs: number;
+}
+
+export interface ScspConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  logLevel: LevelWithSilent;
+  /** Admin API key (AMPLINE_SCSP_API_KEY) for `/api/v1` on the SCSP port. */
+  apiKey: string;
+  /** True when the key was generated (and stored in the data directory) because none was configured. */
+  apiKeyGenerated: boolean;
+  /** AMPLINE_SCSP_PUBLIC_URL: the URL CPOs reach this SCSP at (shown in credentials); default: the listening URL. */
+  publicUrl: string | undefined;
+  /** AMPLINE_SCSP_TOKEN_TTL_S: lifetime of issued access tokens. */
+  tokenTtlS: number;
+  /** AMPLINE_SCSP_AUDIENCE: comma-separated accepted `audience` values of token requests; unset = any (or none). */
+  audiences: string[] | undefined;
+  /** AMPLINE_SCSP_PAIRING_CODE_TTL_S: default lifetime of SCSP-issued pairing codes. */
+  pairingCodeTtlS: number;
+  /** AMPLINE_SCSP_CPOS_FILE: JSON file of CPO clients, upserted at start. */
+  cposFile: string | undefined;
+  /** AMPLINE_SCSP_PRICES_FILE: JSON file of energy prices given to the planner. */
+  pricesFile: string | undefined;
+  /** AMPLINE_SCSP_REPLAN_INTERVAL_S: at most one re-plan per station (or site) per this many ms. */
+  replanIntervalMs: number;
+  /** AMPLINE_SCSP_EVENT_RETENTION_S: how long received events (and their idempotency keys) are kept. */
+  eventRetentionS: number;
+  defaults: PreferenceDefaults;
+  delivery: DeliveryConfig;
+}
+
+export interface ScspConfigOverrides {
+  host?: string | undefined;
+  port?: number | undefined;
+  dataDir?: string | undefined;
+  apiKey?: string | undefined;
+  logLevel?: LevelWithSilent | undefined;
+}
+
+export const DEFAULT_SCSP_PORT = 8280;
+
+export const DEFAULT_PREFERENCES: PreferenceDefaults = { energyNeedWh: 20_000, dwellS: 8 * 3600, timeZone: 'UTC' };
+
+export const DEFAULT_DELIVERY: DeliveryConfig = { maxAttempts: 6, timeoutMs: 75_000, retryBaseMs: 1_000, retryMaxMs: 60_000 };
+
+type Env = Record<string, string | undefined>;
+
+function int(name: string, raw: string | number | undefined, min: number, max: number, dflt: number): number {
+  if (raw === undefined || raw === '') return dflt;
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ScspConfigError(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], dflt: T): T {
+  if (raw === undefined || raw === '') return dflt;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ScspConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readFileConfig(path: string): Env {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ScspConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ScspConfigError(`config file ${path} must hold a JSON object of AMPLINE_* settings`);
+  }
+  const out: Env = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (v === null || typeof v === 'object') throw new ScspConfigError(`config file ${path}: ${k} must be a string, number or boolean`);
+    out[k] = String(v);
+  }
+  return out;
+}
+
+/** The admin key: configured, or generated once and kept in the data directory (like the CSMS's). */
+function resolveApiKey(configured: string | undefined, dataDir: string): { key: string; generated: boolean } {
+  if (configured) {
+    if (configured.length < 8) throw new ScspConfigError('AMPLINE_SCSP_API_KEY must be at least 8 characters');
+    return { key: configured, generated: false };
+  }
+  const file = join(dataDir, 'api-key');
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8').trim();
+    if (key) return { key, generated: true };
+  }
+  const key = randomBytes(24).toString('base64url');
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, key + '\n', { mode: 0o600 });
+  return { key, generated: true };
+}
+
+function httpUrl(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new ScspConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function loadScspConfig(env: Env = process.env, overrides: ScspConfigOverrides = {}): ScspConfig {
+  const file = env.AMPLINE_CONFIG ? readFileConfig(env.AMPLINE_CONFIG) : {};
+  const e: Env = { ...file, ...env };
+  const dataDir = resolve(overrides.dataDir ?? e.AMPLINE_SCSP_DATA_DIR ?? './data-scsp');
+  const port = int('AMPLINE_SCSP_PORT', overrides.port ?? e.AMPLINE_SCSP_PORT, 0, 65535, DEFAULT_SCSP_PORT);
+  const { key, generated } = resolveApiKey(overrides.apiKey ?? e.AMPLINE_SCSP_API_KEY, dataDir);
+  const timeZone = e.AMPLINE_SCSP_TIMEZONE || DEFAULT_PREFERENCES.timeZone;
+  if (!isValidTimeZone(timeZone)) throw new ScspConfigError(`AMPLINE_SCSP_TIMEZONE must be an IANA time zone (e.g. Europe/Amsterdam), got ${JSON.stringify(timeZone)}`);
+  const audiences = e.AMPLINE_SCSP_AUDIENCE
+    ? e.AMPLINE_SCSP_AUDIENCE.split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+    : undefined;
+  return {
+    host: overrides.host ?? e.AMPLINE_SCSP_HOST ?? '0.0.0.0',
+    port,
+    dataDir,
+    logLevel: overrides.logLevel ?? oneOf('AMPLINE_LOG_LEVEL', e.AMPLINE_LOG_LEVEL, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    apiKey: key,
+    apiKeyGenerated: generated,
+    publicUrl: httpUrl('AMPLINE_SCSP_PUBLIC_URL', e.AMPLINE_SCSP_PUBLIC_URL),
+    tokenTtlS: int('AMPLINE_SCSP_TOKEN_TTL_S', e.AMPLINE_SCSP_TOKEN_TTL_S, 60, 7 * 86400, 3600),
+    audiences: audiences && audiences.length > 0 ? audiences : undefined,
+    pairingCodeTtlS: int('AMPLINE_SCSP_PAIRING_CODE_TTL_S', e.AMPLINE_SCSP_PAIRING_CODE_TTL_S, 30, 7 * 86400, 900),
+    cposFile: e.AMPLINE_SCSP_CPOS_FILE ? resolve(e.AMPLINE_SCSP_CPOS_FILE) : undefined,
+    pricesFile: e.AMPLINE_SCSP_PRICES_FILE ? resolve(e.AMPLINE_SCSP_PRICES_FILE) : undefined,
+    replanIntervalMs: 1000 * int('AMPLINE_SCSP_REPLAN_INTERVAL_S', e.AMPLINE_SCSP_REPLAN_INTERVAL_S, 0, 3600, 10),
+    eventRetentionS: int('AMPLINE_SCSP_EVENT_RETENTION_S', e.AMPLINE_SCSP_EVENT_RETENTION_S, 3600, 365 * 86400, 7 * 86400),
+    defaults: {
+      energyNeedWh: int('AMPLINE_SCSP_DEFAULT_ENERGY_WH', e.AMPLINE_SCSP_DEFAULT_ENERGY_WH, 0, 1_000_000, DEFAULT_PREFERENCES.energyNeedWh),
+      dwellS: int('AMPLINE_SCSP_DEFAULT_DWELL_S', e.AMPLINE_SCSP_DEFAULT_DWELL_S, 60, 7 * 86400, DEFAULT_PREFERENCES.dwellS),
+      timeZone,
+    },
+    delivery: {
+      ...DEFAULT_DELIVERY,
+      maxAttempts: int('AMPLINE_SCSP_SEND_MAX_ATTEMPTS', e.AMPLINE_SCSP_SEND_MAX_ATTEMPTS, 1, 1000, DEFAULT_DELIVERY.maxAttempts),
+      timeoutMs: 1000 * int('AMPLINE_SCSP_SEND_TIMEOUT_S', e.AMPLINE_SCSP_SEND_TIMEOUT_S, 1, 600, DEFAULT_DELIVERY.timeoutMs / 1000),
+      retryMaxMs: 1000 * int('AMPLINE_SCSP_SEND_RETRY_MAX_S', e.AMPLINE_SCSP_SEND_RETRY_MAX_S, 1, 3600, DEFAULT_DELIVERY.retryMaxMs / 1000),
+    },
+  };
+}
