@@ -19,7 +19,8 @@ Commands:
   sim       Run simulated charge points against a CSMS
             --url ws://HOST:PORT/ocpp  --count N  --protocol ocpp1.6|ocpp2.0.1|mixed
             [--prefix SIM-] [--sessions]
-  demo      CSMS plus a handful of simulated chargers running sessions (what npm start runs)
+  demo      The whole loop: CSMS + SCSP + simulated chargers, paired, running sessions (what npm start runs)
+            --chargers N (default 10)  --port N  --scsp-port N  --data-dir D  --scsp-data-dir D
   bench     Run the benchmarks and write BENCHMARKS.md
   migrate   Create or upgrade the database schema and exit
 
@@ -129,25 +130,44 @@ async function sim(argv: string[]): Promise<void> {
 async function demo(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, chargers: { type: 'string', default: '10' } },
+    options: {
+      port: { type: 'string' },
+      'scsp-port': { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'scsp-data-dir': { type: 'string' },
+      chargers: { type: 'string', default: '10' },
+    },
     strict: true,
   });
   const config = loadConfig(process.env, overridesFrom(values));
-  const log = createLogger({ level: config.logLevel });
-  const csms = await startCsms(config, { log, processMetrics: true });
-  const { simMain } = await import('./sim/index.js');
+  const { loadScspConfig, ScspConfigError } = await import('./scsp/config.js');
+  let scspConfig: ReturnType<typeof loadScspConfig>;
+  try {
+    scspConfig = loadScspConfig(process.env, {
+      ...(values['scsp-port'] !== undefined ? { port: Number(values['scsp-port']) } : {}),
+      ...(values['scsp-data-dir'] !== undefined ? { dataDir: values['scsp-data-dir'] } : {}),
+      host: config.host === '0.0.0.0' ? '127.0.0.1' : config.host,
+    });
+  } catch (err) {
+    if (err instanceof ScspConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
   const count = Number(values.chargers);
-  const fleet = await simMain({ url: csms.ocppUrl, count, protocol: 'mixed', prefix: 'DEMO-', sessions: true });
+  if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new ConfigError(`--chargers must be an integer from 1 to 10000, got ${values.chargers}`);
+  const log = createLogger({ level: config.logLevel });
+  const { startDemo } = await import('./demo.js');
+  const demo = await startDemo(config, scspConfig, log, { chargers: count });
   process.stdout.write(
-    `\nAmpline demo running: CSMS at ${csms.url} (dashboard ${csms.url}/, metrics ${csms.url}/metrics), ` +
-      `${count} simulated chargers (mixed OCPP 1.6/2.0.1) running sessions.\n` +
-      `Management API key: ${config.apiKeyGenerated ? config.apiKey + ` (generated, kept in ${config.dataDir}/api-key)` : '(from AMPLINE_API_KEY)'}\n` +
+    `\nAmpline demo running — the whole loop on this machine:\n` +
+      `  CSMS  ${demo.csms.url}  (dashboard ${demo.csms.url}/, API docs ${demo.csms.url}/docs, OCPP ${demo.csms.ocppUrl}/{id})\n` +
+      `  SCSP  ${demo.scsp.url}  (token endpoint ${demo.scsp.tokenUrl})\n` +
+      `  ${demo.stations.length} simulated chargers (mixed OCPP 1.6/2.0.1), ${demo.paired.length} paired with the SCSP, running sessions.\n` +
+      `  CSMS management API key: ${config.apiKeyGenerated ? config.apiKey + ` (generated, kept in ${config.dataDir}/api-key)` : '(from AMPLINE_API_KEY)'}\n` +
+      `  SCSP admin API key: ${scspConfig.apiKeyGenerated ? scspConfig.apiKey + ` (generated, kept in ${scspConfig.dataDir}/api-key)` : '(from AMPLINE_SCSP_API_KEY)'}\n` +
       `Press Ctrl+C to stop.\n\n`,
   );
-  onSignals(async () => {
-    await fleet.stop();
-    await csms.stop();
-  });
+  onSignals(() => demo.stop());
 }
 
 async function migrate(argv: string[]): Promise<void> {

@@ -44,7 +44,9 @@ export function toPeriods(schedule: PowerSchedule): { startSchedule: string; per
   const startMs = Math.floor(schedule[0]!.start.getTime() / 1000) * 1000;
   const periods: Period[] = [];
   for (const step of schedule) {
-    const startPeriod = Math.max(0, Math.round((step.start.getTime() - startMs) / 1000));
+    // The first period starts the schedule (K01.FR.31) even when the plan's first step is not on a
+    // whole second; the others are rounded to the nearest second.
+    const startPeriod = periods.length === 0 ? 0 : Math.max(0, Math.round((step.start.getTime() - startMs) / 1000));
     const limit = Math.max(0, Math.floor(step.powerW));
     const last = periods[periods.length - 1];
     if (last && last.startPeriod === startPeriod) {

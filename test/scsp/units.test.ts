@@ -128,6 +128,11 @@ test('toPeriods / setChargingProfileRequest: whole seconds and watts, merged, sc
     const v = validatePayload(pp, 'SetChargingProfile', 'req', req);
     assert.ok(v.ok, `${pp}: ${v.ok ? '' : v.message}`);
   }
+  // A plan whose first step is past the half second still starts at 0 (K01.FR.31; the CPO refuses otherwise).
+  assert.deepEqual(toPeriods([{ start: new Date(T + 600), powerW: 5000 }, { start: new Date(T + 60_600), powerW: 0 }]).periods, [
+    { startPeriod: 0, limit: 5000 },
+    { startPeriod: 61, limit: 0 },
+  ]);
   const long: PowerSchedule = Array.from({ length: 2000 }, (_, i) => ({ start: at(i * 60), powerW: i % 2 === 0 ? 1000 : 2000 }));
   const req = setChargingProfileRequest('ocpp2.0.1', long) as { chargingProfile: { chargingSchedule: Array<{ chargingSchedulePeriod: unknown[] }> } };
   assert.equal(req.chargingProfile.chargingSchedule[0]!.chargingSchedulePeriod.length, 1024, 'the first 1024 periods');
