@@ -2,15 +2,16 @@
  * `npm run bench` (= `ampline bench`): runs the benchmarks against a CSMS child process and writes
  * BENCHMARKS.md.
  *
- *   npm run bench                                   all six, full size (≈ 4 minutes)
- *   npm run bench -- --only heartbeat,meter         a subset (heartbeat, meter, boot, rss, api, smart)
+ *   npm run bench                                   all seven, full size (≈ 4 minutes)
+ *   npm run bench -- --only heartbeat,meter         a subset (heartbeat, meter, boot, rss, api, smart, optimiser)
  *   npm run bench -- --quick                        smaller counts and windows (smoke run, < 1 minute)
  *   npm run bench -- --out /tmp/bench.md            write somewhere else than BENCHMARKS.md
  *
  * The server under test always runs in a child process (`node --import tsx src/cli.ts serve --port 0
  * --host 127.0.0.1`, fresh AMPLINE_DATA_DIR per run); the load generator runs in this process. Every
- * child is killed and every temp dir removed on success, failure, SIGINT/SIGTERM and exit. `smart` is the
- * exception: it calls the pure smart-charging functions in this process and starts no child.
+ * child is killed and every temp dir removed on success, failure, SIGINT/SIGTERM and exit. `smart` and
+ * `optimiser` are the exceptions: they call pure functions (src/smart, src/optimiser) in this process and
+ * start no child.
  */
 import { cpus, freemem, loadavg, release, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -23,11 +24,12 @@ import { BOOT_HEADER, type BootOptions, type BootResult, bootRow, bootStorm, boo
 import { rssBenchmark } from './benchmarks/rss.js';
 import { type ApiOptions, apiBenchmark } from './benchmarks/api.js';
 import { type SmartOptions, smartBenchmark } from './benchmarks/smart.js';
+import { type OptimiserOptions, optimiserBenchmark } from './benchmarks/optimiser.js';
 import { REPO_ROOT, cleanupAll, cpuPressureUs, fdLimits, machineBusySeconds } from './lib/proc.js';
 import { type BenchSection, metText, table } from './lib/report.js';
 import { fmt } from './lib/stats.js';
 
-const ALL = ['heartbeat', 'meter', 'boot', 'rss', 'api', 'smart'] as const;
+const ALL = ['heartbeat', 'meter', 'boot', 'rss', 'api', 'smart', 'optimiser'] as const;
 type Name = (typeof ALL)[number];
 
 const USAGE = `Usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE]
@@ -43,6 +45,7 @@ interface Sizes {
   rss: { stations: number; warmupStations: number; settleMs: number; samples: number };
   api: ApiOptions;
   smart: SmartOptions;
+  optimiser: OptimiserOptions;
 }
 
 function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
@@ -74,6 +77,7 @@ function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
             { sessions: 10_000, ticks: 10, warmupTicks: 2 },
           ],
         },
+        optimiser: { sessions: 1000, warmupRuns: 2, runs: 3, small: { instances: 4, sessions: 10 } },
       }
     : {
         heartbeat: { connections: 200, warmupSlices: 2, rampMs: 300, sliceMs: 2000, rounds: 12 },
@@ -94,6 +98,7 @@ function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
             { sessions: 10_000, ticks: 60, warmupTicks: 10 },
           ],
         },
+        optimiser: { sessions: 1000, warmupRuns: 5, runs: 15, small: { instances: 12, sessions: 10 } },
       };
   return { s, notes };
 }
@@ -216,6 +221,7 @@ function render(sections: BenchSection[], meta: { startedAt: Date; command: stri
     '- **Latency** = from `call()` until its answer resolves in the generator (includes the generator\'s own ocpp-rpc overhead). Percentiles are nearest-rank.',
     '- Children are stopped with SIGTERM (SIGKILL after a timeout) and temp dirs removed on success, failure and Ctrl-C.',
     '- **`smart`** is the exception: it starts no server and calls the pure smart-charging functions of src/smart in the bench process.',
+    '- **`optimiser`** starts no server either: it calls `planMulti`/`planSingle` of src/optimiser (and HiGHS for the LP optimum) in the bench process.',
     ...meta.notes.map((n) => `- Note: ${n}`),
     '',
   );
@@ -264,7 +270,8 @@ export async function runBenchmarks(argv: string[]): Promise<void> {
           sections.push(bootSection(results, (performance.now() - tb) / 1000));
         } else if (name === 'rss') sections.push(await rssBenchmark(s.rss, log));
         else if (name === 'api') sections.push(await apiBenchmark(s.api, log));
-        else sections.push(await smartBenchmark(s.smart, log));
+        else if (name === 'smart') sections.push(await smartBenchmark(s.smart, log));
+        else sections.push(await optimiserBenchmark(s.optimiser, log));
       } catch (err) {
         failed++;
         log(`  ✗ ${name} failed: ${(err as Error)?.message ?? err}`);
