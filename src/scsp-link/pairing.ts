@@ -29,6 +29,7 @@ import type { SmartChargingService } from '../services/smart-charging.js';
 import type { ScspClient, ScspResponse } from './client.js';
 import type { Partner, PartnerService, PayloadProtocol } from './partners.js';
 import { type ChargingStationDescription, loadStationDescription } from './station-description.js';
+import { KeyedQueue } from '../util/keyed-queue.js';
 
 export type PairingOrigin = 'cpo-code' | 'scsp-code';
 
@@ -174,7 +175,8 @@ function describeAnswer(res: ScspResponse): string {
 }
 
 export class PairingService {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Per-station serialisation of commands that read and then change state. */
+  private readonly queue = new KeyedQueue();
   private readonly cleanups = new Set<Promise<unknown>>();
   private readonly cleaningUp = new Set<string>();
   private unsubscribe: (() => void) | undefined;
@@ -268,7 +270,7 @@ export class PairingService {
     const row = await this.deps.db.selectFrom('pairing_codes').select('station_id').where('code', '=', code).executeTakeFirst();
     if (!row) return null;
     const stationId = row.station_id;
-    return this.serial(stationId, async () => {
+    return this.queue.run(stationId, async () => {
       const nowIso = this.deps.clock.now().toISOString();
       // Outside the transaction: SQLite has one connection, a query on `db` inside `trx` would wait for ever.
       await this.checkProtocol(stationId, payloadProtocol);
@@ -313,7 +315,7 @@ export class PairingService {
    * SCSP's 409), IncorrectCodeError (its 404), ScspUpstreamError (anything else; nothing recorded).
    */
   async pairWithScspCode(stationId: string, partnerId: string, code: string): Promise<PairResult> {
-    return this.serial(stationId, async () => {
+    return this.queue.run(stationId, async () => {
       const partner = await this.deps.partners.get(partnerId);
       if (!partner) throw new UnknownPartnerError(partnerId);
       if (!partner.enabled) throw new PartnerDisabledError(partnerId);
@@ -345,7 +347,7 @@ export class PairingService {
 
   /** The SCSP unpairs (seed: `POST /v1/cpo/chargingstations/{uid}/unpair`). Null when it has no pairing for uid. */
   async unpairByPartner(partner: Partner, uid: string): Promise<UnpairResult | null> {
-    return this.serial(uid, async () => {
+    return this.queue.run(uid, async () => {
       const existing = await this.get(uid);
       if (!existing || existing.partnerId !== partner.id) return null;
       await this.deps.db.deleteFrom('pairings').where('station_id', '=', uid).where('partner_id', '=', partner.id).execute();
@@ -362,7 +364,7 @@ export class PairingService {
    * is not called. NotPairedError when there is nothing to unpair.
    */
   async unpairFromCpo(stationId: string, opts: { force?: boolean } = {}): Promise<UnpairResult> {
-    return this.serial(stationId, async () => {
+    return this.queue.run(stationId, async () => {
       const existing = await this.get(stationId);
       if (!existing) throw new NotPairedError(stationId);
       const partner = await this.deps.partners.get(existing.partnerId);
@@ -417,15 +419,5 @@ export class PairingService {
     }
   }
 
-  private serial<T>(stationId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(stationId) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(stationId, tail);
-    void tail.then(() => {
-      if (this.locks.get(stationId) === tail) this.locks.delete(stationId);
-    });
-    return run;
-  }
 }
 

@@ -36,6 +36,7 @@ import { validateProfile, type StationCapabilities, type ValidationContext, type
 import { compositeSchedule, type CompositeSchedule, type EvseLimits } from '../smart/composite.js';
 import { compareComposites, fromOcpp16Composite, fromOcpp201Composite, type CompositeDifference } from '../smart/composite-wire.js';
 import { amps, epochMs, seconds, volts, type RateUnit } from '../smart/units.js';
+import { KeyedQueue } from '../util/keyed-queue.js';
 
 export type ProfileSource = 'api' | 'management' | 'balancer' | 'scsp' | 'remote-start' | 'station';
 
@@ -198,7 +199,8 @@ interface PendingReport {
 
 export class SmartChargingService {
   private readonly caps = new Map<string, { value: StationCapabilities; until: number }>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Per-station serialisation of commands that read and then change state. */
+  private readonly queue = new KeyedQueue();
   private readonly reports = new Map<string, PendingReport>();
   /** Remote starts with a profile not yet bound to a transaction: `station\0profileId` → id tag. */
   private readonly remoteStarts = new Map<string, string>();
@@ -537,22 +539,12 @@ export class SmartChargingService {
     return { protocol, violations, replaces: res.ok ? res.replaces : [] };
   }
 
-  private serial<T>(stationId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(stationId) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(stationId, tail);
-    void tail.then(() => {
-      if (this.locks.get(stationId) === tail) this.locks.delete(stationId);
-    });
-    return run;
-  }
 
   // ── send paths ──────────────────────────────────────────────────────────────────────────────
 
   /** Validate, send SetChargingProfile, and record the profile when the station accepts it. */
   set(stationId: string, p: ChargingProfile, opts: CommandOptions & { source?: ProfileSource } = {}): Promise<SetResult> {
-    return this.serial(stationId, async () => {
+    return this.queue.run(stationId, async () => {
       const { protocol, violations, replaces } = await this.check(stationId, p, 'SetChargingProfile', opts.timeoutMs);
       if (violations.length > 0) throw new ProfileRejectedError(stationId, violations);
       const payload = protocol === 'ocpp1.6' ? (toOcpp16(p) as { ok: true; value: OCPP16.SetChargingProfileRequest }).value : toOcpp201(p);
@@ -566,7 +558,7 @@ export class SmartChargingService {
 
   /** ClearChargingProfile by id, by criteria, or all; the shadow follows an Accepted answer. */
   clear(stationId: string, sel: ClearSelector, opts: CommandOptions = {}): Promise<ClearResult> {
-    return this.serial(stationId, async () => {
+    return this.queue.run(stationId, async () => {
       const protocol = await this.deps.commands().target(stationId);
       // By purpose, or by the id of an external constraint in the shadow (the station would clear it by
       // id, and the shadow, which never drops external constraints on a clear, would keep it).
@@ -682,7 +674,7 @@ export class SmartChargingService {
    * refreshes the shadow with them; an unfiltered report replaces the shadow entirely.
    */
   report(stationId: string, criteria: ReportCriteria, opts: CommandOptions = {}): Promise<ReportResult> {
-    return this.serial(stationId, async () => {
+    return this.queue.run(stationId, async () => {
       const protocol = await this.deps.commands().target(stationId);
       if (protocol === 'ocpp1.6') throw new NotSupportedByProtocolError(stationId, protocol, 'GetChargingProfiles');
       const requestId = ++this.nextRequestId;
@@ -772,7 +764,7 @@ export class SmartChargingService {
     p: ChargingProfile,
     opts: CommandOptions = {},
   ): Promise<StationAnswer> {
-    return this.serial(stationId, async () => {
+    return this.queue.run(stationId, async () => {
       const { protocol, violations } = await this.check(stationId, { ...p, evseId }, 'RemoteStart', opts.timeoutMs);
       if (violations.length > 0) throw new ProfileRejectedError(stationId, violations);
       let wire: object;
