@@ -153,6 +153,14 @@ async function demo(argv: string[]): Promise<void> {
     if (err instanceof ScspConfigError) throw new ConfigError(err.message);
     throw err;
   }
+  // The demo optimises against the real day-ahead day shipped with Ampline, replayed on every day, and
+  // assumes short stays (2 h, 10 kWh) so that plans visibly shift charging within the hour.
+  if (!process.env.AMPLINE_SCSP_PRICES_FILE) {
+    scspConfig.pricesFile = 'sample';
+    scspConfig.pricesReplay = true;
+  }
+  if (!process.env.AMPLINE_SCSP_DEFAULT_DWELL_S) scspConfig.defaults.dwellS = 2 * 3600;
+  if (!process.env.AMPLINE_SCSP_DEFAULT_ENERGY_WH) scspConfig.defaults.energyNeedWh = 10_000;
   const count = Number(values.chargers);
   if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new ConfigError(`--chargers must be an integer from 1 to 10000, got ${values.chargers}`);
   const log = createLogger({ level: config.logLevel });

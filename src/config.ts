@@ -40,7 +40,23 @@ export interface CsmsConfig {
   partnersFile: string | undefined;
   /** Event forwarding to SCSPs (src/scsp-link/outbox.ts, forwarder.ts). */
   scspForwarding: ScspForwardingConfig;
+  /** AMPLINE_PUBLIC_URL: the URL peers reach this CSMS at (OCPI versions and credentials); default: the listening URL. */
+  publicUrl: string | undefined;
+  /** The OCPI 2.2.1 party this CSMS is (src/ocpi/cpo.ts). */
+  ocpi: OcpiPartyConfig;
 }
+
+/** An OCPI party: CredentialsRole `country_code`, `party_id`, `business_details.name`. */
+export interface OcpiPartyConfig {
+  /** AMPLINE_OCPI_COUNTRY_CODE: ISO-3166 alpha-2 (default NL). */
+  countryCode: string;
+  /** AMPLINE_OCPI_PARTY_ID: three letters or digits (default AMP). */
+  partyId: string;
+  /** AMPLINE_OCPI_BUSINESS_NAME (default "Ampline CPO"). */
+  businessName: string;
+}
+
+export const DEFAULT_OCPI_PARTY: OcpiPartyConfig = { countryCode: 'NL', partyId: 'AMP', businessName: 'Ampline CPO' };
 
 /** SCSP event forwarding: meter cadence and delivery (src/scsp-link/outbox.ts, forwarder.ts). */
 export interface ScspForwardingConfig {
@@ -96,6 +112,23 @@ function oneOf<T extends string>(name: string, raw: string | undefined, allowed:
     throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
   }
   return raw as T;
+}
+
+function httpUrl(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function matching(name: string, raw: string | undefined, pattern: RegExp, what: string, dflt: string): string {
+  if (raw === undefined || raw === '') return dflt;
+  if (!pattern.test(raw)) throw new ConfigError(`${name} must be ${what}, got ${JSON.stringify(raw)}`);
+  return raw;
 }
 
 function readFileConfig(path: string): Env {
@@ -175,6 +208,12 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
       retryMaxS: int('AMPLINE_SCSP_RETRY_MAX_S', e.AMPLINE_SCSP_RETRY_MAX_S, 1, 3600, DEFAULT_SCSP_FORWARDING.retryMaxS),
       maxAttempts: int('AMPLINE_SCSP_OUTBOX_MAX_ATTEMPTS', e.AMPLINE_SCSP_OUTBOX_MAX_ATTEMPTS, 0, 1_000_000, DEFAULT_SCSP_FORWARDING.maxAttempts),
       maxAgeS: int('AMPLINE_SCSP_OUTBOX_MAX_AGE_S', e.AMPLINE_SCSP_OUTBOX_MAX_AGE_S, 0, 365 * 86400, DEFAULT_SCSP_FORWARDING.maxAgeS),
+    },
+    publicUrl: httpUrl('AMPLINE_PUBLIC_URL', e.AMPLINE_PUBLIC_URL),
+    ocpi: {
+      countryCode: matching('AMPLINE_OCPI_COUNTRY_CODE', e.AMPLINE_OCPI_COUNTRY_CODE, /^[A-Za-z]{2}$/, 'an ISO-3166 alpha-2 country code', DEFAULT_OCPI_PARTY.countryCode).toUpperCase(),
+      partyId: matching('AMPLINE_OCPI_PARTY_ID', e.AMPLINE_OCPI_PARTY_ID, /^[A-Za-z0-9]{3}$/, 'three letters or digits', DEFAULT_OCPI_PARTY.partyId).toUpperCase(),
+      businessName: matching('AMPLINE_OCPI_BUSINESS_NAME', e.AMPLINE_OCPI_BUSINESS_NAME, /^[^\u0000-\u001f]{1,100}$/, '1–100 printable characters', DEFAULT_OCPI_PARTY.businessName),
     },
     auth: {
       unknownTokens: oneOf('AMPLINE_UNKNOWN_TOKENS', e.AMPLINE_UNKNOWN_TOKENS, ['accept', 'reject'], DEFAULT_AUTH_POLICY.unknownTokens),

@@ -46,6 +46,10 @@ export const API_ERRORS = {
   ScspUnavailable: 502,
   // SCSP event forwarding (src/api/v1/outbox.ts)
   OutboxEntryNotDead: 409,
+  // OCPI partners (src/api/v1/ocpi.ts)
+  UnknownOcpiPartner: 404,
+  OcpiPartnerState: 409,
+  OcpiRegistrationFailed: 502,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

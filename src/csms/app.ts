@@ -24,6 +24,9 @@ import { registerApiV1 } from '../api/v1/index.js';
 import { ApiKeyAuth } from '../api/v1/auth.js';
 import { registerChargerConnect } from '../api/charger-connect.js';
 import { installErrorHandlers } from '../api/errors.js';
+import { registerCpoOcpi } from '../ocpi/cpo.js';
+import type { OcpiNode } from '../ocpi/node.js';
+import { registerDashboard, type Dashboard } from '../dashboard/index.js';
 import { type CsmsMetrics, createMetrics } from '../util/metrics.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { type Logger, createLogger } from '../util/log.js';
@@ -52,8 +55,12 @@ export interface Csms {
   readonly smart: SmartChargingService;
   readonly balancer: LoadBalancer;
   readonly scsp: ScspLink;
+  /** OCPI 2.2.1 (CPO role): `/ocpi/...`, partners, the typed client. */
+  readonly ocpi: OcpiNode;
   readonly events: DomainEvents;
   readonly metrics: CsmsMetrics;
+  /** The live dashboard at `/` (src/dashboard): its snapshot builder and SSE hub. */
+  readonly dashboard: Dashboard;
   stop(): Promise<void>;
 }
 
@@ -89,7 +96,9 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
   const balancer = new LoadBalancer({ db: db.kysely, clock, log, events, smart });
   balancer.start(config.sitesFile ? loadSitesFile(config.sitesFile) : []);
 
-  const http = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // forceCloseConnections: an aborted streaming client (dashboard SSE) leaves an idle keep-alive
+  // connection behind that would otherwise hold up stop() for the keep-alive timeout.
+  const http = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
   installErrorHandlers(http);
   const keys = new ApiKeyAuth({
     db: db.kysely,
@@ -98,7 +107,8 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
     onError: (err) => log.warn({ err }, 'recording API key use failed'),
   });
   registerOcppCoreApi(http, { db: db.kysely, commands, auth, smart, clock, keys, timeoutMs: config.commandTimeoutMs });
-  registerApiV1(http, { db: db.kysely, commands, smart, clock, log, keys, timeoutMs: config.commandTimeoutMs, scsp: () => scsp });
+  const ocpi = registerCpoOcpi(http, { db: db.kysely, clock, log, config });
+  registerApiV1(http, { db: db.kysely, commands, smart, clock, log, keys, timeoutMs: config.commandTimeoutMs, scsp: () => scsp, ocpi: () => ocpi });
   registerChargerConnect(http, { db: db.kysely, transport, clock, keys });
   http.get('/healthz', async (_req, reply) => {
     try {
@@ -112,13 +122,7 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  http.get('/', async (_req, reply) => {
-    reply.type('text/html; charset=utf-8');
-    return `<!doctype html><meta charset="utf-8"><title>Ampline CSMS</title>
-<h1>Ampline CSMS</h1><p>Node ${escapeHtml(config.nodeId)} — ${transport.size} station(s) connected.</p>
-<p>OCPP: <code>ws://HOST:${config.port}/ocpp/{identity}</code> (subprotocols ocpp2.0.1, ocpp1.6) ·
-<a href="/healthz">/healthz</a> · <a href="/metrics">/metrics</a></p>`;
-  });
+  const dashboard = registerDashboard(http, { db: db.kysely, events, smart, balancer, keys, clock, log, nodeId: config.nodeId });
   const scsp = await startScspLink({
     db: db.kysely,
     clock,
@@ -153,8 +157,10 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
     smart,
     balancer,
     scsp,
+    ocpi,
     events,
     metrics,
+    dashboard,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -167,8 +173,4 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
       await db.close();
     },
   };
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

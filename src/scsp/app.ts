@@ -34,7 +34,8 @@ import { SessionStore } from './sessions.js';
 import { PreferenceStore } from './preference-store.js';
 import { SiteRegistry } from './sites.js';
 import { AsapPlanner, type Planner } from './planner.js';
-import { type PriceSource, loadPricesFile, noPrices } from './prices.js';
+import { type PriceSource, loadPricesFile, noPrices, sampleDayPath } from './prices.js';
+import { OptimiserPlanner } from './optimiser-planner.js';
 import { OcppFormatSender, type ProfileSender } from './sender.js';
 import { ProfileDelivery } from './delivery.js';
 import { OptimisationDriver } from './driver.js';
@@ -42,6 +43,9 @@ import { WorkTracker } from './work.js';
 import { type ScspMetrics, createScspMetrics } from './metrics.js';
 import { registerPartnerRoutes } from './routes-partner.js';
 import { registerAdminRoutes } from './routes-admin.js';
+import { registerOcpiAdminRoutes } from './routes-ocpi.js';
+import { registerScspOcpi } from '../ocpi/scsp.js';
+import type { OcpiNode } from '../ocpi/node.js';
 
 export interface ScspDeps {
   log?: Logger;
@@ -82,6 +86,8 @@ export interface Scsp {
   readonly delivery: ProfileDelivery;
   readonly driver: OptimisationDriver;
   readonly metrics: ScspMetrics;
+  /** OCPI 2.2.1 (SCSP role): `/ocpi/...`, partners, the typed client. */
+  readonly ocpi: OcpiNode;
   /** Resolves when no planning run, delivery or retry timer is outstanding. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -118,8 +124,9 @@ export async function startScsp(config: ScspConfig, deps: ScspDeps = {}): Promis
     ...(deps.random ? { random: deps.random } : {}),
   });
   await delivery.abandonLeftovers();
-  const prices = deps.prices ?? (config.pricesFile ? loadPricesFile(config.pricesFile) : noPrices);
-  const planner = deps.planner ?? new AsapPlanner();
+  const prices =
+    deps.prices ?? (config.pricesFile ? loadPricesFile(config.pricesFile === 'sample' ? sampleDayPath() : config.pricesFile, { replay: config.pricesReplay }) : noPrices);
+  const planner = deps.planner ?? (config.planner === 'asap' ? new AsapPlanner() : new OptimiserPlanner({ log }));
 
   // The driver and pairing need each other (pairing re-plans; the driver reads pairings): late binding.
   let driver!: OptimisationDriver;
@@ -169,6 +176,8 @@ export async function startScsp(config: ScspConfig, deps: ScspDeps = {}): Promis
   registerTokenEndpoint(http, { tokens, cpos, log, metrics, audiences: config.audiences });
   registerPartnerRoutes(http, { tokens, cpos, pairing, sessions, driver, clock, log, metrics });
   registerAdminRoutes(http, { apiKey: config.apiKey, cpos, pairing, sessions, preferences, delivery, sites, driver, clock, log, tokenUrl: () => tokenUrl });
+  const ocpi = registerScspOcpi(http, { db: db.kysely, clock, log, config });
+  registerOcpiAdminRoutes(http, { apiKey: config.apiKey, ocpi, log });
   http.get('/healthz', async (_req, reply) => {
     try {
       const n = async (table: 'cpos' | 'stations') => Number((await db.kysely.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
@@ -228,6 +237,7 @@ Operators: <code>/api/v1/...</code> · <a href="/healthz">/healthz</a> · <a hre
     delivery,
     driver,
     metrics,
+    ocpi,
     idle: () => work.idle(),
     async stop() {
       if (stopped) return;

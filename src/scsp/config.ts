@@ -63,13 +63,33 @@ export interface ScspConfig {
   cposFile: string | undefined;
   /** AMPLINE_SCSP_PRICES_FILE: JSON file of energy prices given to the planner. */
   pricesFile: string | undefined;
+  /** AMPLINE_SCSP_PRICES_REPLAY: repeat a one-day price file on every day (default: true for the shipped sample). */
+  pricesReplay: boolean;
+  /** AMPLINE_SCSP_PLANNER: `optimiser` (price-optimal, src/optimiser; the default) or `asap` (charge at once). */
+  planner: 'optimiser' | 'asap';
   /** AMPLINE_SCSP_REPLAN_INTERVAL_S: at most one re-plan per station (or site) per this many ms. */
   replanIntervalMs: number;
   /** AMPLINE_SCSP_EVENT_RETENTION_S: how long received events (and their idempotency keys) are kept. */
   eventRetentionS: number;
   defaults: PreferenceDefaults;
   delivery: DeliveryConfig;
+  /** The OCPI 2.2.1 party this SCSP is (src/ocpi/scsp.ts); its versions URL is `{publicUrl}/ocpi/versions`. */
+  ocpi: ScspOcpiConfig;
 }
+
+/** OCPI CredentialsRole of the SCSP. */
+export interface ScspOcpiConfig {
+  /** AMPLINE_SCSP_OCPI_ROLE: `SCSP` (OCPI 2.2.1's Smart Charging Service Provider role, default), or `OTHER` / `EMSP` for peers that do not know it. */
+  role: 'SCSP' | 'OTHER' | 'EMSP';
+  /** AMPLINE_SCSP_OCPI_COUNTRY_CODE (default NL). */
+  countryCode: string;
+  /** AMPLINE_SCSP_OCPI_PARTY_ID (default AMS: not the CSMS's AMP, the parties are different companies). */
+  partyId: string;
+  /** AMPLINE_SCSP_OCPI_BUSINESS_NAME (default "Ampline SCSP"). */
+  businessName: string;
+}
+
+export const DEFAULT_SCSP_OCPI: ScspOcpiConfig = { role: 'SCSP', countryCode: 'NL', partyId: 'AMS', businessName: 'Ampline SCSP' };
 
 export interface ScspConfigOverrides {
   host?: string | undefined;
@@ -159,6 +179,12 @@ function httpUrl(name: string, raw: string | undefined): string | undefined {
   return raw.replace(/\/+$/, '');
 }
 
+function matching(name: string, raw: string | undefined, pattern: RegExp, what: string, dflt: string): string {
+  if (raw === undefined || raw === '') return dflt;
+  if (!pattern.test(raw)) throw new ScspConfigError(`${name} must be ${what}, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
 export function loadScspConfig(env: Env = process.env, overrides: ScspConfigOverrides = {}): ScspConfig {
   const file = env.AMPLINE_CONFIG ? readFileConfig(env.AMPLINE_CONFIG) : {};
   const e: Env = { ...file, ...env };
@@ -184,13 +210,22 @@ export function loadScspConfig(env: Env = process.env, overrides: ScspConfigOver
     audiences: audiences && audiences.length > 0 ? audiences : undefined,
     pairingCodeTtlS: int('AMPLINE_SCSP_PAIRING_CODE_TTL_S', e.AMPLINE_SCSP_PAIRING_CODE_TTL_S, 30, 7 * 86400, 900),
     cposFile: e.AMPLINE_SCSP_CPOS_FILE ? resolve(e.AMPLINE_SCSP_CPOS_FILE) : undefined,
-    pricesFile: e.AMPLINE_SCSP_PRICES_FILE ? resolve(e.AMPLINE_SCSP_PRICES_FILE) : undefined,
+    // `sample`: the real day-ahead day shipped in src/optimiser/prices, replayed on every day.
+    pricesFile: e.AMPLINE_SCSP_PRICES_FILE === 'sample' ? 'sample' : e.AMPLINE_SCSP_PRICES_FILE ? resolve(e.AMPLINE_SCSP_PRICES_FILE) : undefined,
+    pricesReplay: oneOf('AMPLINE_SCSP_PRICES_REPLAY', e.AMPLINE_SCSP_PRICES_REPLAY, ['true', 'false'], e.AMPLINE_SCSP_PRICES_FILE === 'sample' ? 'true' : 'false') === 'true',
+    planner: oneOf('AMPLINE_SCSP_PLANNER', e.AMPLINE_SCSP_PLANNER, ['optimiser', 'asap'], 'optimiser'),
     replanIntervalMs: 1000 * int('AMPLINE_SCSP_REPLAN_INTERVAL_S', e.AMPLINE_SCSP_REPLAN_INTERVAL_S, 0, 3600, 10),
     eventRetentionS: int('AMPLINE_SCSP_EVENT_RETENTION_S', e.AMPLINE_SCSP_EVENT_RETENTION_S, 3600, 365 * 86400, 7 * 86400),
     defaults: {
       energyNeedWh: int('AMPLINE_SCSP_DEFAULT_ENERGY_WH', e.AMPLINE_SCSP_DEFAULT_ENERGY_WH, 0, 1_000_000, DEFAULT_PREFERENCES.energyNeedWh),
       dwellS: int('AMPLINE_SCSP_DEFAULT_DWELL_S', e.AMPLINE_SCSP_DEFAULT_DWELL_S, 60, 7 * 86400, DEFAULT_PREFERENCES.dwellS),
       timeZone,
+    },
+    ocpi: {
+      role: oneOf('AMPLINE_SCSP_OCPI_ROLE', e.AMPLINE_SCSP_OCPI_ROLE, ['SCSP', 'OTHER', 'EMSP'], DEFAULT_SCSP_OCPI.role),
+      countryCode: matching('AMPLINE_SCSP_OCPI_COUNTRY_CODE', e.AMPLINE_SCSP_OCPI_COUNTRY_CODE, /^[A-Za-z]{2}$/, 'an ISO-3166 alpha-2 country code', DEFAULT_SCSP_OCPI.countryCode).toUpperCase(),
+      partyId: matching('AMPLINE_SCSP_OCPI_PARTY_ID', e.AMPLINE_SCSP_OCPI_PARTY_ID, /^[A-Za-z0-9]{3}$/, 'three letters or digits', DEFAULT_SCSP_OCPI.partyId).toUpperCase(),
+      businessName: matching('AMPLINE_SCSP_OCPI_BUSINESS_NAME', e.AMPLINE_SCSP_OCPI_BUSINESS_NAME, /^[^\u0000-\u001f]{1,100}$/, '1–100 printable characters', DEFAULT_SCSP_OCPI.businessName),
     },
     delivery: {
       ...DEFAULT_DELIVERY,

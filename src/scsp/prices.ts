@@ -7,6 +7,9 @@
  * per kWh in any one currency; `end` defaults to the next slot's start (the last slot needs one).
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PriceFileError, parsePriceFile } from '../optimiser/prices.js';
+import { OptimiserInputError } from '../optimiser/types.js';
 import { ScspConfigError } from './config.js';
 import type { PriceSlot } from './planner.js';
 
@@ -45,12 +48,68 @@ export function parsePriceSlots(raw: unknown, where: string): PriceSlot[] {
   return out.sort((a, b) => a.start.getTime() - b.start.getTime());
 }
 
-export function loadPricesFile(path: string): PriceSource {
+/**
+ * One published day replayed on every day (the demo's prices, and a stand-in until a market feed is
+ * configured): the slot that started at hh:mm on the sample day applies at hh:mm (UTC offset of the
+ * sample day) on every day. Labelled as a replay wherever it is shown.
+ */
+export class ReplayedDayPriceSource implements PriceSource {
+  private readonly dayMs: number;
+  constructor(
+    private readonly day: readonly PriceSlot[],
+    readonly label: string,
+  ) {
+    if (day.length === 0) throw new ScspConfigError('a replayed price day needs at least one slot');
+    this.dayMs = day[day.length - 1]!.end.getTime() - day[0]!.start.getTime();
+    if (this.dayMs <= 0 || this.dayMs > 25 * 3_600_000) throw new ScspConfigError('a replayed price day must span at most 25 hours');
+  }
+  async prices(from: Date, to: Date): Promise<PriceSlot[]> {
+    const origin = this.day[0]!.start.getTime();
+    const out: PriceSlot[] = [];
+    // Whole days back to the copy that covers `from`, then forward until `to`.
+    let shift = Math.floor((from.getTime() - origin) / 86_400_000) * 86_400_000;
+    while (origin + shift < to.getTime()) {
+      for (const s of this.day) {
+        const start = s.start.getTime() + shift;
+        // Cut at the next copy: a 25-hour sample day must not overlap the following day's copy.
+        const end = Math.min(s.end.getTime() + shift, origin + shift + 86_400_000);
+        if (end > start && end > from.getTime() && start < to.getTime()) out.push({ start: new Date(start), end: new Date(end), price: s.price });
+      }
+      shift += 86_400_000;
+    }
+    return out;
+  }
+}
+
+/** The real day-ahead price day shipped with Ampline (src/optimiser/prices; see its README). */
+export function sampleDayPath(): string {
+  return fileURLToPath(new URL('../optimiser/prices/nl-2025-09-17.json', import.meta.url));
+}
+
+/** Slots of an `ampline-day-ahead-prices/1` file (src/optimiser/prices.ts), per kWh. */
+export function dayAheadSlots(raw: unknown, where: string): PriceSlot[] {
+  try {
+    const { curve } = parsePriceFile(raw, where);
+    return curve.slots.map((s) => ({ start: new Date(s.start), end: new Date(s.start + s.durationS * 1000), price: s.price }));
+  } catch (err) {
+    if (err instanceof PriceFileError || err instanceof OptimiserInputError) throw new ScspConfigError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * AMPLINE_SCSP_PRICES_FILE: a slot list (`{"slots": [...]}` / array) or a day-ahead file
+ * (`"format": "ampline-day-ahead-prices/1"`). With `replay`, a single day is repeated on every day.
+ */
+export function loadPricesFile(path: string, opts: { replay?: boolean } = {}): PriceSource {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new ScspConfigError(`AMPLINE_SCSP_PRICES_FILE: cannot read ${path}: ${(err as Error).message}`);
   }
-  return new StaticPriceSource(parsePriceSlots(raw, `AMPLINE_SCSP_PRICES_FILE ${path}`));
+  const where = `AMPLINE_SCSP_PRICES_FILE ${path}`;
+  const isDayAhead = !!raw && typeof raw === 'object' && !Array.isArray(raw) && 'format' in raw;
+  const slots = isDayAhead ? dayAheadSlots(raw, where) : parsePriceSlots(raw, where);
+  return opts.replay ? new ReplayedDayPriceSource(slots, `${path} (replayed daily)`) : new StaticPriceSource(slots);
 }

@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { type Generated, Kysely, type Migration, type MigrationProvider, Migrator, SqliteDialect } from 'kysely';
+import { type OcpiPartnersTable, createOcpiPartnersTable } from '../ocpi/storage.js';
 
 /** CPO clients: who may ask for tokens and call `/v1/scsp`, and how the SCSP calls them back. */
 export interface CposTable {
@@ -181,6 +182,8 @@ export interface ScspDatabase {
   preferences: PreferencesTable;
   ingest_events: IngestEventsTable;
   profile_deliveries: ProfileDeliveriesTable;
+  /** OCPI 2.2.1 partners (src/ocpi/storage.ts; the CSMS's database has the same table). */
+  ocpi_partners: OcpiPartnersTable;
 }
 
 export type ScspKysely = Kysely<ScspDatabase>;
@@ -333,6 +336,12 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('profile_deliveries_station').on('profile_deliveries').columns(['cpo_id', 'uid', 'id']).execute();
+    },
+  },
+  '0002_ocpi_partners': {
+    // OCPI 2.2.1 partners (issue 8), the same table as the CSMS's.
+    async up(db: Kysely<any>) {
+      await createOcpiPartnersTable(db);
     },
   },
 };

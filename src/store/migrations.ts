@@ -3,6 +3,7 @@
  * Append new migrations; never edit a released one.
  */
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { createOcpiPartnersTable } from '../ocpi/storage.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -324,6 +325,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('delivered_at', 'text')
           .execute();
         await db.schema.createIndex('outbox_pending').on('outbox').columns(['state', 'station_id', 'id']).execute();
+      },
+    },
+    '0006_ocpi_partners': {
+      // OCPI 2.2.1 partners (issue 8): credentials handshake state, tokens, the partner's endpoints.
+      // The same table as the SCSP's (src/ocpi/storage.ts).
+      async up(db: Kysely<any>) {
+        await createOcpiPartnersTable(db);
+      },
+    },
+    '0007_open_transactions': {
+      // "All active transactions" (dashboard, load balancer, SCSP forwarding) without scanning history:
+      // a partial index holds only the open ones, so it stays small and cheap to maintain.
+      async up(db: Kysely<any>) {
+        await db.schema.createIndex('transactions_open').on('transactions').column('station_id').where(sql<boolean>`state = 'active'`).execute();
       },
     },
   };

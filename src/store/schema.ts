@@ -3,6 +3,7 @@
  * PostgreSQL); booleans are 0/1 integers; JSON columns are text.
  */
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { OcpiPartnersTable } from '../ocpi/storage.js';
 
 export interface StationsTable {
   id: string;
@@ -203,6 +204,7 @@ export interface Database {
   pairing_codes: PairingCodesTable;
   pairings: PairingsTable;
   outbox: OutboxTable;
+  ocpi_partners: OcpiPartnersTable;
 }
 
 export interface ScspPartnersTable {
@@ -287,3 +289,6 @@ export type IdTokenRow = Selectable<IdTokensTable>;
 export type TransactionEventRow = Selectable<TransactionEventsTable>;
 export type StationEventRow = Selectable<StationEventsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
+
+/** OCPI 2.2.1 partners (src/ocpi/storage.ts; the SCSP's database has the same table). */
+export type { OcpiPartnersTable };

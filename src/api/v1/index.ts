@@ -21,6 +21,8 @@ import { resourceComponents, resourceRoutes } from './resources.js';
 import { scspComponents, scspRoutes } from './scsp.js';
 import { outboxComponents, outboxRoutes } from './outbox.js';
 import type { ScspLink } from '../../scsp-link/index.js';
+import { ocpiComponents, ocpiRoutes } from './ocpi.js';
+import type { OcpiNode } from '../../ocpi/node.js';
 import { type RouteSpec, installValidation } from './http.js';
 import { buildOpenApi, registerDocs } from './openapi.js';
 
@@ -39,6 +41,8 @@ export interface ApiV1Deps {
   callbackBackoffMs?: readonly number[];
   /** SCSP partners and pairing (late-bound: the composition root builds the link after the API). */
   scsp: () => ScspLink;
+  /** OCPI 2.2.1 partners (src/ocpi); the routes are left out when absent. */
+  ocpi?: () => OcpiNode;
 }
 
 function packageVersion(): string {
@@ -67,8 +71,18 @@ export function apiV1Routes(deps: ApiV1Deps, auth: ApiKeyAuth) {
     ...apiKeyRoutes({ db: deps.db, auth }),
     ...scspRoutes({ db: deps.db, scsp: deps.scsp }),
     ...outboxRoutes({ db: deps.db, clock: deps.clock, wake: (stationId) => deps.scsp().forwarding.forwarder.wake(stationId, { force: true }) }),
+    ...(deps.ocpi ? ocpiRoutes({ ocpi: deps.ocpi }) : []),
   ];
-  const components = { ...resourceComponents, ...chargingProfileComponents, ...idTokenComponents, ...commandComponents, ...apiKeyComponents, ...scspComponents, ...outboxComponents };
+  const components = {
+    ...resourceComponents,
+    ...chargingProfileComponents,
+    ...idTokenComponents,
+    ...commandComponents,
+    ...apiKeyComponents,
+    ...scspComponents,
+    ...outboxComponents,
+    ...(deps.ocpi ? ocpiComponents : {}),
+  };
   return { routes, components, commands };
 }
 
