@@ -2,8 +2,8 @@
  * `npm run bench` (= `ampline bench`): runs the benchmarks against a CSMS child process and writes
  * BENCHMARKS.md.
  *
- *   npm run bench                                   all seven, full size (≈ 4 minutes)
- *   npm run bench -- --only heartbeat,meter         a subset (heartbeat, meter, boot, rss, api, smart, optimiser)
+ *   npm run bench                                   all eight, full size (≈ 9 minutes; scsp alone ≈ 5)
+ *   npm run bench -- --only heartbeat,meter         a subset (heartbeat, meter, boot, rss, api, smart, optimiser, scsp)
  *   npm run bench -- --quick                        smaller counts and windows (smoke run, < 1 minute)
  *   npm run bench -- --out /tmp/bench.md            write somewhere else than BENCHMARKS.md
  *
@@ -11,7 +11,8 @@
  * --host 127.0.0.1`, fresh AMPLINE_DATA_DIR per run); the load generator runs in this process. Every
  * child is killed and every temp dir removed on success, failure, SIGINT/SIGTERM and exit. `smart` and
  * `optimiser` are the exceptions: they call pure functions (src/smart, src/optimiser) in this process and
- * start no child.
+ * start no child. `scsp` also runs, in this process, the SCSP receiver the child forwards events to
+ * (bench/lib/scsp-peer.ts).
  */
 import { cpus, freemem, loadavg, release, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -25,17 +26,19 @@ import { rssBenchmark } from './benchmarks/rss.js';
 import { type ApiOptions, apiBenchmark } from './benchmarks/api.js';
 import { type SmartOptions, smartBenchmark } from './benchmarks/smart.js';
 import { type OptimiserOptions, optimiserBenchmark } from './benchmarks/optimiser.js';
+import { type ScspOptions, scspBenchmark } from './benchmarks/scsp.js';
 import { REPO_ROOT, cleanupAll, cpuPressureUs, fdLimits, machineBusySeconds } from './lib/proc.js';
 import { type BenchSection, metText, table } from './lib/report.js';
 import { fmt } from './lib/stats.js';
 
-const ALL = ['heartbeat', 'meter', 'boot', 'rss', 'api', 'smart', 'optimiser'] as const;
+const ALL = ['heartbeat', 'meter', 'boot', 'rss', 'api', 'smart', 'optimiser', 'scsp'] as const;
 type Name = (typeof ALL)[number];
 
 const USAGE = `Usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE]
 
   --only LIST   run only these benchmarks (comma-separated)
   --quick       smaller counts and shorter windows (smoke run)
+                (scsp: event-to-SCSP latency at 1,000 stations + outbox drain after an outage; ≈ 5 min full, ≈ 1.5 min quick)
   --out FILE    write the report to FILE instead of BENCHMARKS.md`;
 
 interface Sizes {
@@ -46,6 +49,7 @@ interface Sizes {
   api: ApiOptions;
   smart: SmartOptions;
   optimiser: OptimiserOptions;
+  scsp: ScspOptions;
 }
 
 function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
@@ -78,6 +82,21 @@ function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
           ],
         },
         optimiser: { sessions: 1000, warmupRuns: 2, runs: 3, small: { instances: 4, sessions: 10 } },
+        scsp: {
+          stations: fit(200, 'SCSP forwarding'),
+          windowMs: 10_000,
+          meterEveryS: [5, 15],
+          stateChangeP: 0.2,
+          bursts: 1,
+          burstShare: 0.25,
+          burstSpreadMs: 1000,
+          startSpreadMs: 2000,
+          preOutageMs: 6000,
+          backlogTarget: 1500,
+          outageEveryS: [0.5, 1.5],
+          maxOutageMs: 30_000,
+          drainDeadlineMs: 120_000,
+        },
       }
     : {
         heartbeat: { connections: 200, warmupSlices: 2, rampMs: 300, sliceMs: 2000, rounds: 12 },
@@ -99,6 +118,21 @@ function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
           ],
         },
         optimiser: { sessions: 1000, warmupRuns: 5, runs: 15, small: { instances: 12, sessions: 10 } },
+        scsp: {
+          stations: fit(1000, 'SCSP forwarding'),
+          windowMs: 60_000,
+          meterEveryS: [10, 30],
+          stateChangeP: 0.1,
+          bursts: 2,
+          burstShare: 0.25,
+          burstSpreadMs: 1000,
+          startSpreadMs: 5000,
+          preOutageMs: 10_000,
+          backlogTarget: 20_000,
+          outageEveryS: [1.5, 2.5],
+          maxOutageMs: 90_000,
+          drainDeadlineMs: 400_000,
+        },
       };
   return { s, notes };
 }
@@ -222,6 +256,7 @@ function render(sections: BenchSection[], meta: { startedAt: Date; command: stri
     '- Children are stopped with SIGTERM (SIGKILL after a timeout) and temp dirs removed on success, failure and Ctrl-C.',
     '- **`smart`** is the exception: it starts no server and calls the pure smart-charging functions of src/smart in the bench process.',
     '- **`optimiser`** starts no server either: it calls `planMulti`/`planSingle` of src/optimiser (and HiGHS for the LP optimum) in the bench process.',
+    '- **`scsp`** also runs the SCSP that the server forwards events to, as a minimal `node:http` receiver in the bench process (one clock with the load generator).',
     ...meta.notes.map((n) => `- Note: ${n}`),
     '',
   );
@@ -271,6 +306,7 @@ export async function runBenchmarks(argv: string[]): Promise<void> {
         } else if (name === 'rss') sections.push(await rssBenchmark(s.rss, log));
         else if (name === 'api') sections.push(await apiBenchmark(s.api, log));
         else if (name === 'smart') sections.push(await smartBenchmark(s.smart, log));
+        else if (name === 'scsp') sections.push(await scspBenchmark(s.scsp, log));
         else sections.push(await optimiserBenchmark(s.optimiser, log));
       } catch (err) {
         failed++;
