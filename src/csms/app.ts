@@ -25,6 +25,7 @@ import { ApiKeyAuth } from '../api/v1/auth.js';
 import { registerChargerConnect } from '../api/charger-connect.js';
 import { installErrorHandlers } from '../api/errors.js';
 import { registerCpoOcpi } from '../ocpi/cpo.js';
+import { type CpoOcpiModules, createCpoOcpiModules } from '../ocpi/cpo/index.js';
 import type { OcpiNode } from '../ocpi/node.js';
 import { registerDashboard, type Dashboard } from '../dashboard/index.js';
 import { type CsmsMetrics, createMetrics } from '../util/metrics.js';
@@ -57,6 +58,8 @@ export interface Csms {
   readonly scsp: ScspLink;
   /** OCPI 2.2.1 (CPO role): `/ocpi/...`, partners, the typed client. */
   readonly ocpi: OcpiNode;
+  /** The CPO's OCPI Sessions sender and ChargingProfiles receiver. */
+  readonly ocpiModules: CpoOcpiModules;
   readonly events: DomainEvents;
   readonly metrics: CsmsMetrics;
   /** The live dashboard at `/` (src/dashboard): its snapshot builder and SSE hub. */
@@ -107,7 +110,8 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
     onError: (err) => log.warn({ err }, 'recording API key use failed'),
   });
   registerOcppCoreApi(http, { db: db.kysely, commands, auth, smart, clock, keys, timeoutMs: config.commandTimeoutMs });
-  const ocpi = registerCpoOcpi(http, { db: db.kysely, clock, log, config });
+  const ocpiModules = createCpoOcpiModules({ db: db.kysely, clock, log, events, smart, commands });
+  const ocpi = registerCpoOcpi(http, { db: db.kysely, clock, log, config, modules: ocpiModules.modules });
   registerApiV1(http, { db: db.kysely, commands, smart, clock, log, keys, timeoutMs: config.commandTimeoutMs, scsp: () => scsp, ocpi: () => ocpi });
   registerChargerConnect(http, { db: db.kysely, transport, clock, keys });
   http.get('/healthz', async (_req, reply) => {
@@ -142,6 +146,7 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${addr.port}`;
   log.info({ url, database: db.location, node: config.nodeId }, `listening on ${url}`);
+  ocpiModules.start(ocpi);
 
   let stopped = false;
   return {
@@ -158,12 +163,14 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
     balancer,
     scsp,
     ocpi,
+    ocpiModules,
     events,
     metrics,
     dashboard,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await ocpiModules.stop();
       await scsp.stop();
       await balancer.stop();
       smart.stop();

@@ -9,13 +9,17 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { Clock } from '../util/clock.js';
 import { ConfigError } from '../config.js';
 
 export type PayloadProtocol = 'ocpp2.0.1' | 'ocpp1.6';
 export const PAYLOAD_PROTOCOLS: readonly PayloadProtocol[] = ['ocpp2.0.1', 'ocpp1.6'];
+
+/** How a partner gets session data: seed 001 OCPP-format events, or OCPI Sessions (issue 8). */
+export type SessionData = 'ocpp' | 'ocpi';
+export const SESSION_DATA: readonly SessionData[] = ['ocpp', 'ocpi'];
 
 export interface Partner {
   id: string;
@@ -28,12 +32,21 @@ export interface Partner {
   apiKey: string;
   payloadProtocol: PayloadProtocol;
   enabled: boolean;
+  /**
+   * The partner's OCPI registration (an `ocpi_partners` id): the sessions of stations paired with this
+   * partner are pushed there as OCPI Sessions, and that OCPI partner may steer them through OCPI
+   * ChargingProfiles. Absent: no OCPI for this partner.
+   */
+  ocpiPartnerId?: string;
+  /** `ocpp` (default): seed 001 OCPP-format events are forwarded · `ocpi`: OCPI Sessions only (needs ocpiPartnerId). */
+  sessionData: SessionData;
 }
 
 /** A partner as given by an operator: the inbound token in clear (stored hashed). */
-export interface PartnerInput extends Omit<Partner, 'enabled'> {
+export interface PartnerInput extends Omit<Partner, 'enabled' | 'sessionData'> {
   inboundToken: string;
   enabled?: boolean;
+  sessionData?: SessionData;
 }
 
 export const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -68,6 +81,10 @@ export function parsePartner(raw: unknown, where = 'partner'): PartnerInput {
   if (!PAYLOAD_PROTOCOLS.includes(payloadProtocol as PayloadProtocol)) fail('payloadProtocol', `must be one of ${PAYLOAD_PROTOCOLS.join(', ')}`);
   if (o.audience !== undefined && typeof o.audience !== 'string') fail('audience', 'must be a string');
   if (o.enabled !== undefined && typeof o.enabled !== 'boolean') fail('enabled', 'must be true or false');
+  if (o.ocpiPartnerId !== undefined && o.ocpiPartnerId !== null && (typeof o.ocpiPartnerId !== 'string' || o.ocpiPartnerId === '')) fail('ocpiPartnerId', 'must be a non-empty string (an OCPI partner id)');
+  const sessionData = o.sessionData ?? 'ocpp';
+  if (!SESSION_DATA.includes(sessionData as SessionData)) fail('sessionData', `must be one of ${SESSION_DATA.join(', ')}`);
+  if (sessionData === 'ocpi' && typeof o.ocpiPartnerId !== 'string') fail('sessionData', '"ocpi" needs ocpiPartnerId (the OCPI registration the sessions go to)');
   const out: PartnerInput = {
     id,
     name: typeof o.name === 'string' && o.name !== '' ? o.name : id,
@@ -81,6 +98,8 @@ export function parsePartner(raw: unknown, where = 'partner'): PartnerInput {
   };
   if (typeof o.audience === 'string' && o.audience !== '') out.audience = o.audience;
   if (typeof o.enabled === 'boolean') out.enabled = o.enabled;
+  if (typeof o.ocpiPartnerId === 'string') out.ocpiPartnerId = o.ocpiPartnerId;
+  if (sessionData !== 'ocpp') out.sessionData = sessionData as SessionData;
   return out;
 }
 
@@ -103,7 +122,7 @@ export function loadPartnersFile(path: string): PartnerInput[] {
   });
 }
 
-type Row = Database['scsp_partners'];
+type Row = Selectable<Database['scsp_partners']>;
 
 function fromRow(r: Row): Partner {
   const p: Partner = {
@@ -116,8 +135,10 @@ function fromRow(r: Row): Partner {
     apiKey: r.api_key,
     payloadProtocol: r.payload_protocol as PayloadProtocol,
     enabled: r.enabled === 1,
+    sessionData: r.session_data === 'ocpi' ? 'ocpi' : 'ocpp',
   };
   if (r.audience !== null) p.audience = r.audience;
+  if (r.ocpi_partner_id !== null) p.ocpiPartnerId = r.ocpi_partner_id;
   return p;
 }
 
@@ -162,6 +183,8 @@ export class PartnerService {
       payload_protocol: p.payloadProtocol,
       inbound_token_hash: hash,
       enabled: p.enabled === false ? 0 : 1,
+      ocpi_partner_id: p.ocpiPartnerId ?? null,
+      session_data: p.sessionData ?? 'ocpp',
       updated_at: now,
     };
     await this.deps.db

@@ -341,6 +341,41 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('transactions_open').on('transactions').column('station_id').where(sql<boolean>`state = 'active'`).execute();
       },
     },
+    '0008_ocpi_sessions': {
+      // OCPI second wave (issue 8). An SCSP partner may be linked to its OCPI registration: the sessions of
+      // stations paired with it are then pushed as OCPI Sessions to that OCPI partner, which may steer them
+      // through OCPI ChargingProfiles. `session_data` says how the partner gets session data: `ocpp`
+      // (seed 001 OCPP-format events, the default) or `ocpi` (OCPI Sessions only; no OCPP-format events).
+      // `ocpi_sessions` holds, per OCPI partner and session (= transactions.id), what was pushed and the
+      // ChargingProfiles state the partner set.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('scsp_partners').addColumn('ocpi_partner_id', 'text').execute();
+        await db.schema.alterTable('scsp_partners').addColumn('session_data', 'text', (c) => c.notNull().defaultTo('ocpp')).execute();
+        await db.schema
+          .createTable('ocpi_sessions')
+          .addColumn('partner_id', 'text', (c) => c.notNull())
+          .addColumn('session_id', 'text', (c) => c.notNull())
+          .addColumn('station_id', 'text', (c) => c.notNull())
+          .addColumn('evse_id', 'integer', (c) => c.notNull())
+          .addColumn('pushed_status', 'text')
+          .addColumn('pushed_at', 'text')
+          .addColumn('pushed_kwh', real)
+          .addColumn('periods_pushed', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('push_attempt_at', 'text')
+          .addColumn('push_error', 'text')
+          .addColumn('profile_state', 'text')
+          .addColumn('profile_set_at', 'text')
+          .addColumn('profile_request_at', 'text')
+          .addColumn('active_profile', 'text')
+          .addColumn('active_profile_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('ocpi_sessions_pk', ['partner_id', 'session_id'])
+          .execute();
+        await db.schema.createIndex('ocpi_sessions_updated').on('ocpi_sessions').columns(['partner_id', 'updated_at']).execute();
+        await db.schema.createIndex('ocpi_sessions_session').on('ocpi_sessions').column('session_id').execute();
+      },
+    },
   };
 }
 

@@ -205,6 +205,36 @@ export interface Database {
   pairings: PairingsTable;
   outbox: OutboxTable;
   ocpi_partners: OcpiPartnersTable;
+  ocpi_sessions: OcpiSessionsTable;
+}
+
+/**
+ * Per OCPI partner and session (`session_id` = transactions.id, Ampline's stable session id): what the
+ * Sessions sender pushed, and the ChargingProfiles state the partner set (migration 0008).
+ */
+export interface OcpiSessionsTable {
+  partner_id: string;
+  session_id: string;
+  station_id: string;
+  evse_id: number;
+  /** Last status pushed successfully (ACTIVE, COMPLETED …); null = never pushed. */
+  pushed_status: string | null;
+  pushed_at: string | null;
+  pushed_kwh: number | null;
+  /** Charging periods the partner has (PATCH appends only the newer ones). */
+  periods_pushed: number;
+  push_attempt_at: string | null;
+  push_error: string | null;
+  /** null: the partner never set a profile (no ActiveChargingProfile PUTs) · `set` · `cleared`. */
+  profile_state: string | null;
+  profile_set_at: string | null;
+  /** Last PUT/DELETE/GET of the partner on this session (TOO_OFTEN). */
+  profile_request_at: string | null;
+  /** JSON of the last ActiveChargingProfile PUT to the partner (only changes are sent). */
+  active_profile: string | null;
+  active_profile_at: string | null;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface ScspPartnersTable {
@@ -224,6 +254,10 @@ export interface ScspPartnersTable {
   enabled: number;
   created_at: string;
   updated_at: string;
+  /** The partner's OCPI registration (ocpi_partners.id): paired stations' sessions go there as OCPI Sessions. */
+  ocpi_partner_id: string | null;
+  /** `ocpp` (seed 001 OCPP-format events) | `ocpi` (OCPI Sessions only). */
+  session_data: Generated<string>;
 }
 
 export interface PairingCodesTable {
