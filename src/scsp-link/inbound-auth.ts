@@ -15,6 +15,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../util/log.js';
+import { installMessageConventions } from '../util/http.js';
 import { type Partner, type PartnerService, bearerToken } from './partners.js';
 
 const partnerByRequest = new WeakMap<FastifyRequest, Partner>();
@@ -42,17 +43,5 @@ export function partnerOf(req: FastifyRequest): Partner {
 
 /** `{message}` errors and lenient JSON for the `/v1/cpo` plugin scope `app` (call before adding routes). */
 export function installCpoConventions(app: FastifyInstance, log: Logger): void {
-  // Fastify's own JSON parser (prototype-poisoning checks included), except that an empty body is no body.
-  const json = app.getDefaultJsonParser('error', 'ignore');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if ((body as string).trim() === '') return done(null, undefined);
-    return json(req, body as string, done);
-  });
-  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
-    const status = err.statusCode ?? 500;
-    if (status >= 400 && status < 500) return reply.code(status).send({ message: err.message || 'Bad Request' });
-    log.error({ err, method: req.method, url: req.url.split('?')[0] }, 'SCSP route failed');
-    return reply.code(500).send({ message: 'Internal Server Error' });
-  });
+  installMessageConventions(app, log, 'SCSP route');
 }

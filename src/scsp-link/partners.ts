@@ -13,6 +13,9 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { Clock } from '../util/clock.js';
 import { ConfigError } from '../config.js';
+import { bearerToken, isHttpUrl } from '../util/http.js';
+
+export { bearerToken };
 
 export type PayloadProtocol = 'ocpp2.0.1' | 'ocpp1.6';
 export const PAYLOAD_PROTOCOLS: readonly PayloadProtocol[] = ['ocpp2.0.1', 'ocpp1.6'];
@@ -50,16 +53,6 @@ export interface PartnerInput extends Omit<Partner, 'enabled' | 'sessionData'> {
 }
 
 export const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
-
-function isHttpUrl(s: unknown): s is string {
-  if (typeof s !== 'string') return false;
-  try {
-    const u = new URL(s);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
 
 /** Validates one partner definition; messages name the field. */
 export function parsePartner(raw: unknown, where = 'partner'): PartnerInput {
@@ -210,10 +203,4 @@ export class PartnerService {
     const b = Buffer.from(hash, 'hex');
     return a.length === b.length && timingSafeEqual(a, b) ? fromRow(r) : undefined;
   }
-}
-
-/** `Authorization: Bearer <token>` → token. */
-export function bearerToken(header: string | undefined): string | undefined {
-  const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m?.[1];
 }
