@@ -3,14 +3,13 @@
  * overrides, in that order of increasing precedence. Every setting has a safe default; invalid values
  * stop start-up with a message naming the setting.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { type TransportOptions, DEFAULT_TRANSPORT_OPTIONS } from './ocpp/transport.js';
 import { type BootPolicy, DEFAULT_BOOT_POLICY } from './services/stations.js';
 import { type AuthPolicy, DEFAULT_AUTH_POLICY } from './services/auth.js';
+import { readFileConfig, resolveApiKey } from './util/config-file.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -42,8 +41,8 @@ export interface CsmsConfig {
   scspForwarding: ScspForwardingConfig;
   /** AMPLINE_PUBLIC_URL: the URL peers reach this CSMS at (OCPI versions and credentials); default: the listening URL. */
   publicUrl: string | undefined;
-  /** The OCPI 2.2.1 party this CSMS is (src/ocpi/cpo.ts). */
-  ocpi: OcpiPartyConfig;
+  /** The OCPI 2.2.1 party this CSMS is (src/ocpi/cpo.ts) and its functional modules' settings. */
+  ocpi: OcpiConfig;
 }
 
 /** An OCPI party: CredentialsRole `country_code`, `party_id`, `business_details.name`. */
@@ -57,6 +56,35 @@ export interface OcpiPartyConfig {
 }
 
 export const DEFAULT_OCPI_PARTY: OcpiPartyConfig = { countryCode: 'NL', partyId: 'AMP', businessName: 'Ampline CPO' };
+
+/** OCPI ChargingProfiles, CPO as Receiver (src/ocpi/cpo/chargingprofiles.ts). */
+export interface OcpiChargingProfilesConfig {
+  /** AMPLINE_OCPI_PROFILE_MIN_INTERVAL_S: least time between two PUT/DELETE/GET of a partner on one session (else TOO_OFTEN); 0 = no limit. */
+  minIntervalS: number;
+  /** AMPLINE_OCPI_PROFILE_RESULT_MARGIN_S: the `timeout` answered = OCPP call timeout + this margin (s). */
+  resultMarginS: number;
+  /** AMPLINE_OCPI_ACTIVE_PROFILE_HORIZON_S: horizon of the ActiveChargingProfile pushed to the partner (300–3600 s). */
+  activeHorizonS: number;
+  /** AMPLINE_OCPI_ACTIVE_PROFILE_DEBOUNCE_MS: changes of one session within this window are pushed once. */
+  activeDebounceMs: number;
+}
+
+export const DEFAULT_OCPI_CHARGING_PROFILES: OcpiChargingProfilesConfig = { minIntervalS: 5, resultMarginS: 30, activeHorizonS: 3600, activeDebounceMs: 1000 };
+
+/** OCPI Sessions, CPO as Sender (src/ocpi/cpo/sessions.ts). */
+export interface OcpiSessionsConfig {
+  /** AMPLINE_OCPI_SESSION_UPDATE_INTERVAL_S: at most one push (PATCH) per session per this many seconds; also the charging-period length. */
+  updateIntervalS: number;
+  /** AMPLINE_OCPI_CURRENCY: ISO 4217 `currency` of the sessions (default EUR). */
+  currency: string;
+}
+
+export const DEFAULT_OCPI_SESSIONS: OcpiSessionsConfig = { updateIntervalS: 60, currency: 'EUR' };
+
+export interface OcpiConfig extends OcpiPartyConfig {
+  chargingProfiles: OcpiChargingProfilesConfig;
+  sessions: OcpiSessionsConfig;
+}
 
 /** SCSP event forwarding: meter cadence and delivery (src/scsp-link/outbox.ts, forwarder.ts). */
 export interface ScspForwardingConfig {
@@ -131,47 +159,12 @@ function matching(name: string, raw: string | undefined, pattern: RegExp, what: 
   return raw;
 }
 
-function readFileConfig(path: string): Env {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigError(`config file ${path} must hold a JSON object of AMPLINE_* settings`);
-  }
-  const out: Env = {};
-  for (const [k, v] of Object.entries(parsed)) {
-    if (v === null || typeof v === 'object') throw new ConfigError(`config file ${path}: ${k} must be a string, number or boolean`);
-    out[k] = String(v);
-  }
-  return out;
-}
-
-/** The management API key: configured, or generated once and kept in the data directory. */
-function resolveApiKey(configured: string | undefined, dataDir: string): { key: string; generated: boolean } {
-  if (configured) {
-    if (configured.length < 8) throw new ConfigError('AMPLINE_API_KEY must be at least 8 characters');
-    return { key: configured, generated: false };
-  }
-  const file = join(dataDir, 'api-key');
-  if (existsSync(file)) {
-    const key = readFileSync(file, 'utf8').trim();
-    if (key) return { key, generated: true };
-  }
-  const key = randomBytes(24).toString('base64url');
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, key + '\n', { mode: 0o600 });
-  return { key, generated: true };
-}
-
 export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = {}): CsmsConfig {
-  const file = env.AMPLINE_CONFIG ? readFileConfig(env.AMPLINE_CONFIG) : {};
+  const file = env.AMPLINE_CONFIG ? readFileConfig(env.AMPLINE_CONFIG, ConfigError) : {};
   const e: Env = { ...file, ...env };
   const dataDir = resolve(overrides.dataDir ?? e.AMPLINE_DATA_DIR ?? './data');
   const port = int('AMPLINE_PORT', overrides.port ?? e.AMPLINE_PORT, 0, 65535, 8180);
-  const { key, generated } = resolveApiKey(overrides.apiKey ?? e.AMPLINE_API_KEY, dataDir);
+  const { key, generated } = resolveApiKey(overrides.apiKey ?? e.AMPLINE_API_KEY, dataDir, 'AMPLINE_API_KEY', ConfigError);
   const databaseUrl = e.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
@@ -214,6 +207,16 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
       countryCode: matching('AMPLINE_OCPI_COUNTRY_CODE', e.AMPLINE_OCPI_COUNTRY_CODE, /^[A-Za-z]{2}$/, 'an ISO-3166 alpha-2 country code', DEFAULT_OCPI_PARTY.countryCode).toUpperCase(),
       partyId: matching('AMPLINE_OCPI_PARTY_ID', e.AMPLINE_OCPI_PARTY_ID, /^[A-Za-z0-9]{3}$/, 'three letters or digits', DEFAULT_OCPI_PARTY.partyId).toUpperCase(),
       businessName: matching('AMPLINE_OCPI_BUSINESS_NAME', e.AMPLINE_OCPI_BUSINESS_NAME, /^[^\u0000-\u001f]{1,100}$/, '1–100 printable characters', DEFAULT_OCPI_PARTY.businessName),
+      chargingProfiles: {
+        minIntervalS: int('AMPLINE_OCPI_PROFILE_MIN_INTERVAL_S', e.AMPLINE_OCPI_PROFILE_MIN_INTERVAL_S, 0, 3600, DEFAULT_OCPI_CHARGING_PROFILES.minIntervalS),
+        resultMarginS: int('AMPLINE_OCPI_PROFILE_RESULT_MARGIN_S', e.AMPLINE_OCPI_PROFILE_RESULT_MARGIN_S, 0, 600, DEFAULT_OCPI_CHARGING_PROFILES.resultMarginS),
+        activeHorizonS: int('AMPLINE_OCPI_ACTIVE_PROFILE_HORIZON_S', e.AMPLINE_OCPI_ACTIVE_PROFILE_HORIZON_S, 300, 3600, DEFAULT_OCPI_CHARGING_PROFILES.activeHorizonS),
+        activeDebounceMs: int('AMPLINE_OCPI_ACTIVE_PROFILE_DEBOUNCE_MS', e.AMPLINE_OCPI_ACTIVE_PROFILE_DEBOUNCE_MS, 0, 60_000, DEFAULT_OCPI_CHARGING_PROFILES.activeDebounceMs),
+      },
+      sessions: {
+        updateIntervalS: int('AMPLINE_OCPI_SESSION_UPDATE_INTERVAL_S', e.AMPLINE_OCPI_SESSION_UPDATE_INTERVAL_S, 1, 3600, DEFAULT_OCPI_SESSIONS.updateIntervalS),
+        currency: matching('AMPLINE_OCPI_CURRENCY', e.AMPLINE_OCPI_CURRENCY, /^[A-Za-z]{3}$/, 'an ISO 4217 currency code (three letters)', DEFAULT_OCPI_SESSIONS.currency).toUpperCase(),
+      },
     },
     auth: {
       unknownTokens: oneOf('AMPLINE_UNKNOWN_TOKENS', e.AMPLINE_UNKNOWN_TOKENS, ['accept', 'reject'], DEFAULT_AUTH_POLICY.unknownTokens),

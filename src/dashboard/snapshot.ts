@@ -17,7 +17,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { DomainEvent } from '../domain/model.js';
 import type { ProfileRecord, SmartChargingService } from '../services/smart-charging.js';
-import type { LoadBalancer, SiteDefinition } from '../services/load-balancer.js';
+import { evseWiring, type LoadBalancer } from '../services/load-balancer.js';
+import type { StationEvses } from '../smart/balancer.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { PHASES, type Phase } from '../smart/units.js';
@@ -446,16 +447,13 @@ export class SnapshotBuilder {
    */
   private async sites(list: ReturnType<LoadBalancer['list']>, sessions: readonly SessionView[]): Promise<SiteView[]> {
     if (list.length === 0) return [];
-    const ids = [...new Set(list.flatMap((s) => s.site.stations.map((st) => st.id)))];
-    const rows = await this.deps.db
-      .selectFrom('connectors')
-      .select(['station_id', 'evse_id', 'power_type', 'phases'])
-      .where('station_id', 'in', ids)
-      .where('evse_id', '>', 0)
-      .where('connector_id', '>', 0)
-      .execute();
-    return list.map(({ site, lastTick }): SiteView => {
-      const wiring = siteWiring(site, rows);
+    // One query for every site; the answer follows the stations' order, so each site's share is the next
+    // `stations.length` entries.
+    const wired = await evseWiring(this.deps.db, list.flatMap((s) => s.site.stations));
+    let next = 0;
+    const perSite = list.map(({ site }) => wired.slice(next, (next += site.stations.length)));
+    return list.map(({ site, lastTick }, i): SiteView => {
+      const wiring = byEvse(perSite[i]!);
       const voltage = site.voltage ?? 230;
       const measured = zeroPhases();
       for (const s of sessions) {
@@ -515,18 +513,7 @@ export class SnapshotBuilder {
   }
 }
 
-/** `station/evse` → the phases it loads, by the balancer's rule (src/services/load-balancer.ts `wiring`). */
-function siteWiring(site: SiteDefinition, rows: ReadonlyArray<{ station_id: string; evse_id: number; power_type: string | null; phases: number | null }>): Map<string, readonly Phase[]> {
-  const out = new Map<string, readonly Phase[]>();
-  for (const st of site.stations) {
-    for (const r of rows.filter((x) => x.station_id === st.id)) {
-      const configured = st.evses?.[String(r.evse_id)];
-      const phases: readonly Phase[] = configured ?? (r.power_type === 'AC_1_PHASE' || r.phases === 1 ? ['L1'] : PHASES);
-      const key = `${st.id}/${r.evse_id}`;
-      const prev = out.get(key);
-      out.set(key, prev && prev.length >= phases.length ? prev : phases);
-    }
-    for (const [k, v] of Object.entries(st.evses ?? {})) if (!out.has(`${st.id}/${k}`)) out.set(`${st.id}/${k}`, v);
-  }
-  return out;
+/** `station/evse` → the phases it loads (the balancer's `evseWiring`). */
+function byEvse(stations: readonly StationEvses[]): Map<string, readonly Phase[]> {
+  return new Map(stations.flatMap((st) => st.evses.map((e): [string, readonly Phase[]] => [`${st.stationId}/${e.evseId}`, e.phases])));
 }

@@ -11,10 +11,9 @@
  * Not imported from src/config.ts on purpose: that module pulls in CSMS services, and the SCSP meets the
  * CSMS only over HTTP.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { LevelWithSilent } from 'pino';
+import { readFileConfig, resolveApiKey } from '../util/config-file.js';
 
 export class ScspConfigError extends Error {
   override name = 'ScspConfigError';
@@ -133,41 +132,6 @@ export function isValidTimeZone(tz: string): boolean {
   }
 }
 
-function readFileConfig(path: string): Env {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ScspConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ScspConfigError(`config file ${path} must hold a JSON object of AMPLINE_* settings`);
-  }
-  const out: Env = {};
-  for (const [k, v] of Object.entries(parsed)) {
-    if (v === null || typeof v === 'object') throw new ScspConfigError(`config file ${path}: ${k} must be a string, number or boolean`);
-    out[k] = String(v);
-  }
-  return out;
-}
-
-/** The admin key: configured, or generated once and kept in the data directory (like the CSMS's). */
-function resolveApiKey(configured: string | undefined, dataDir: string): { key: string; generated: boolean } {
-  if (configured) {
-    if (configured.length < 8) throw new ScspConfigError('AMPLINE_SCSP_API_KEY must be at least 8 characters');
-    return { key: configured, generated: false };
-  }
-  const file = join(dataDir, 'api-key');
-  if (existsSync(file)) {
-    const key = readFileSync(file, 'utf8').trim();
-    if (key) return { key, generated: true };
-  }
-  const key = randomBytes(24).toString('base64url');
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, key + '\n', { mode: 0o600 });
-  return { key, generated: true };
-}
-
 function httpUrl(name: string, raw: string | undefined): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   try {
@@ -186,11 +150,11 @@ function matching(name: string, raw: string | undefined, pattern: RegExp, what: 
 }
 
 export function loadScspConfig(env: Env = process.env, overrides: ScspConfigOverrides = {}): ScspConfig {
-  const file = env.AMPLINE_CONFIG ? readFileConfig(env.AMPLINE_CONFIG) : {};
+  const file = env.AMPLINE_CONFIG ? readFileConfig(env.AMPLINE_CONFIG, ScspConfigError) : {};
   const e: Env = { ...file, ...env };
   const dataDir = resolve(overrides.dataDir ?? e.AMPLINE_SCSP_DATA_DIR ?? './data-scsp');
   const port = int('AMPLINE_SCSP_PORT', overrides.port ?? e.AMPLINE_SCSP_PORT, 0, 65535, DEFAULT_SCSP_PORT);
-  const { key, generated } = resolveApiKey(overrides.apiKey ?? e.AMPLINE_SCSP_API_KEY, dataDir);
+  const { key, generated } = resolveApiKey(overrides.apiKey ?? e.AMPLINE_SCSP_API_KEY, dataDir, 'AMPLINE_SCSP_API_KEY', ScspConfigError);
   const timeZone = e.AMPLINE_SCSP_TIMEZONE || DEFAULT_PREFERENCES.timeZone;
   if (!isValidTimeZone(timeZone)) throw new ScspConfigError(`AMPLINE_SCSP_TIMEZONE must be an IANA time zone (e.g. Europe/Amsterdam), got ${JSON.stringify(timeZone)}`);
   const audiences = e.AMPLINE_SCSP_AUDIENCE

@@ -4,7 +4,10 @@
  * A site is a group of EVSEs behind one limit (per-phase fuse or total power). For every site the shell:
  * - installs a **fallback TxDefaultProfile** on each EVSE when its station boots or connects: the static
  *   budget shared equally, so a session that starts before the next tick, or a station that loses the
- *   CSMS, stays within the site limit on its own;
+ *   CSMS, stays within the site limit on its own. One the station refuses (e.g. a stack-level conflict
+ *   with an operator's TxDefault) is retried with an exponential back-off per EVSE (1 min doubling to
+ *   15 min, one warning per step), from scratch when the station connects or boots, when someone else
+ *   changes its profiles, or when the site is redefined;
  * - **ticks** every `tickS` seconds and, debounced, on every transaction start/end, connector status,
  *   meter value and charging-profile change of its stations: it reads the active sessions, asks the pure
  *   `balance()` for allocations and sends them as TxProfiles (stack level = the station's maximum, a
@@ -37,11 +40,16 @@ import {
 import { compositeSchedule } from '../smart/composite.js';
 import type { ChargingProfile } from '../smart/profile.js';
 import { PHASES, amps, epochMs, seconds, volts, wattsToAmps, type Amps, type Phase, type Watts } from '../smart/units.js';
+import { evsePhases } from '../smart/wiring.js';
 import { ConfigError } from '../config.js';
 
 /** Profile ids the balancer uses on a station: allocation TxProfile and fallback TxDefault per EVSE. */
 export const BALANCER_TX_PROFILE_BASE = 9000;
 export const BALANCER_FALLBACK_PROFILE_BASE = 9500;
+
+/** Back-off of a refused fallback TxDefault: first retry after this, doubling per refusal up to the maximum. */
+export const FALLBACK_RETRY_INITIAL_MS = 60_000;
+export const FALLBACK_RETRY_MAX_MS = 15 * 60_000;
 
 export interface SiteDefinition {
   id: string;
@@ -142,6 +150,34 @@ export function loadSitesFile(path: string): SiteDefinition[] {
   return parseSites(raw, `AMPLINE_SITES_FILE ${path}`);
 }
 
+/**
+ * The EVSEs of each station (in the order given) with the phases they are wired to, by the rule of
+ * src/smart/wiring.ts, from the connectors the store knows. The dashboard shows allocations by it too.
+ */
+export async function evseWiring(db: Kysely<Database>, stations: SiteDefinition['stations']): Promise<StationEvses[]> {
+  const rows = await db
+    .selectFrom('connectors')
+    .select(['station_id', 'evse_id', 'power_type', 'phases'])
+    .where('station_id', 'in', stations.map((s) => s.id))
+    .where('evse_id', '>', 0)
+    .where('connector_id', '>', 0)
+    .execute();
+  return stations.map((st) => ({
+    stationId: st.id,
+    evses: [...evsePhases(st.evses, rows.filter((x) => x.station_id === st.id))].map(([evseId, phases]) => ({ evseId, phases })),
+  }));
+}
+
+/** How a send went: Accepted, another answer, or an error (not sent, timeout, CALLERROR). */
+type SendOutcome = { ok: true } | { ok: false; status: string } | { ok: false; err: unknown };
+
+const outcomeDetail = (o: Exclude<SendOutcome, { ok: true }>): { status: string } | { err: unknown } => ('err' in o ? { err: o.err } : { status: o.status });
+
+/** Drops the `station/evse` entries of one station. */
+function forgetStation(m: Map<string, unknown>, stationId: string): void {
+  for (const k of [...m.keys()]) if (k.startsWith(`${stationId}/`)) m.delete(k);
+}
+
 interface SessionState {
   currentA: number;
   stateSince: number;
@@ -202,9 +238,13 @@ export class LoadBalancer {
       const siteId = this.siteOfStation.get(stationId);
       if (siteId === undefined) return;
       // A (re)booted station gets its fallback again, once its EVSEs are known (next tick).
-      if (e.type === 'StationBooted') for (const k of [...this.fallbackDone.keys()]) if (k.startsWith(`${stationId}/`)) this.fallbackDone.delete(k);
+      if (e.type === 'StationBooted') forgetStation(this.fallbackDone, stationId);
+      // A station that connects or boots gets a refused fallback retried at once.
+      if (e.type === 'StationBooted' || e.type === 'StationConnected') this.retryFallbacksNow(stationId);
       // Our own profile changes must not trigger a new tick (the tick caused them).
       if (e.type === 'ChargingProfilesChanged' && this.ownChange.has(stationId)) return;
+      // Someone else changed the station's profiles (e.g. removed a conflicting TxDefault): retry at once.
+      if (e.type === 'ChargingProfilesChanged' && !this.sending.has(stationId)) this.retryFallbacksNow(stationId);
       this.schedule(siteId);
     });
   }
@@ -241,7 +281,10 @@ export class LoadBalancer {
     this.sites.set(def.id, rt);
     for (const st of def.stations) this.siteOfStation.set(st.id, def.id);
     // The budget may have changed: every fallback is recomputed and sent again at the next tick.
-    for (const k of [...this.fallbackDone.keys()]) if (def.stations.some((st) => k.startsWith(`${st.id}/`))) this.fallbackDone.delete(k);
+    for (const st of def.stations) {
+      forgetStation(this.fallbackDone, st.id);
+      this.retryFallbacksNow(st.id);
+    }
     this.schedule(def.id, 0);
   }
 
@@ -301,47 +344,41 @@ export class LoadBalancer {
     return s.lastTick?.result;
   }
 
-  /** The EVSEs of each member station with the phases they are wired to. */
-  private async wiring(def: SiteDefinition): Promise<StationEvses[]> {
-    const ids = def.stations.map((s) => s.id);
-    const rows = await this.deps.db
-      .selectFrom('connectors')
-      .select(['station_id', 'evse_id', 'power_type', 'phases', 'max_current_a'])
-      .where('station_id', 'in', ids)
-      .where('evse_id', '>', 0)
-      .where('connector_id', '>', 0)
-      .execute();
-    return def.stations.map((st) => {
-      const evses = new Map<number, Phase[]>();
-      for (const r of rows.filter((x) => x.station_id === st.id)) {
-        const configured = st.evses?.[String(r.evse_id)];
-        const phases: Phase[] = configured ?? (r.power_type === 'AC_1_PHASE' || r.phases === 1 ? ['L1'] : [...PHASES]);
-        const prev = evses.get(r.evse_id);
-        evses.set(r.evse_id, prev && prev.length >= phases.length ? prev : phases);
-      }
-      for (const [k, v] of Object.entries(st.evses ?? {})) if (!evses.has(Number(k))) evses.set(Number(k), v);
-      return { stationId: st.id, evses: [...evses].map(([evseId, phases]) => ({ evseId, phases })) };
-    });
-  }
-
   private readonly ownChange = new Set<string>();
+  /**
+   * How many balancer sends are under way per station. `ownChange` is cleared by the first of several
+   * concurrent sends to finish (the profile changes of the others then tick again, as they always have);
+   * this count tells a profile change of someone else, which restarts the fallback back-off, exactly.
+   */
+  private readonly sending = new Map<string, number>();
 
-  private async sendProfile(stationId: string, run: () => Promise<{ status: string }>): Promise<boolean> {
+  /** Sends one of the balancer's profiles as our own change; says why when the station did not take it. */
+  private async sendProfile(stationId: string, run: () => Promise<{ status: string }>): Promise<SendOutcome> {
     this.ownChange.add(stationId);
+    this.sending.set(stationId, (this.sending.get(stationId) ?? 0) + 1);
     try {
       const res = await run();
-      if (res.status !== 'Accepted') this.deps.log.warn({ stationId, status: res.status }, 'station did not accept a load-balancer profile');
-      return res.status === 'Accepted';
+      return res.status === 'Accepted' ? { ok: true } : { ok: false, status: res.status };
     } catch (err) {
-      this.deps.log.warn({ err, stationId }, 'load-balancer profile not sent');
-      return false;
+      return { ok: false, err };
     } finally {
       this.ownChange.delete(stationId);
+      const left = (this.sending.get(stationId) ?? 1) - 1;
+      if (left > 0) this.sending.set(stationId, left);
+      else this.sending.delete(stationId);
     }
   }
 
   /** When each `station/evse` last got its fallback TxDefault (forgotten when the station boots). */
   private readonly fallbackDone = new Map<string, number>();
+
+  /** `station/evse` whose fallback TxDefault was refused: refusals in a row and when to try again. */
+  private readonly fallbackRetry = new Map<string, { refusals: number; at: number }>();
+
+  /** The station's refused fallbacks are tried again at the next tick, their back-off from the start. */
+  private retryFallbacksNow(stationId: string): void {
+    for (const k of this.fallbackRetry.keys()) if (k.startsWith(`${stationId}/`)) this.fallbackRetry.set(k, { refusals: 0, at: 0 });
+  }
 
   /** How long a fallback's hold (0 A) lasts: it must outlive a few ticks, it is renewed at half of it. */
   private holdS(s: SiteRuntime): number {
@@ -365,7 +402,11 @@ export class LoadBalancer {
       .where('stations.online', '=', 1)
       .execute();
     const holdS = this.holdS(s);
-    const due = new Set(known.map((r) => `${r.station_id}/${r.evse_id}`).filter((k) => now - (this.fallbackDone.get(k) ?? 0) >= (holdS * 1000) / 2));
+    const due = new Set(
+      known
+        .map((r) => `${r.station_id}/${r.evse_id}`)
+        .filter((k) => now - (this.fallbackDone.get(k) ?? 0) >= (holdS * 1000) / 2 && now >= (this.fallbackRetry.get(k)?.at ?? 0)),
+    );
     if (due.size === 0) return;
     const start = Math.floor(now / 1000) * 1000;
     await Promise.all(
@@ -384,9 +425,25 @@ export class LoadBalancer {
             chargingProfileKind: 'Absolute',
             chargingSchedule: [{ id, startSchedule: epochMs(start), chargingRateUnit: 'A', chargingSchedulePeriod: periods }],
           };
-          if (await this.sendProfile(f.stationId, () => this.deps.smart.set(f.stationId, profile, { source: 'balancer' }))) {
-            this.fallbackDone.set(`${f.stationId}/${f.evseId}`, now);
+          const key = `${f.stationId}/${f.evseId}`;
+          const sent = await this.sendProfile(f.stationId, () => this.deps.smart.set(f.stationId, profile, { source: 'balancer' }));
+          const retry = this.fallbackRetry.get(key);
+          if (sent.ok) {
+            this.fallbackDone.set(key, now);
+            if (retry) {
+              this.fallbackRetry.delete(key);
+              this.deps.log.info({ stationId: f.stationId, evseId: f.evseId }, 'station took the load-balancer fallback TxDefault it had refused');
+            }
+            return;
           }
+          // Refused: try again after a back-off (doubling, capped), not at every tick; one warning a step.
+          const refusals = (retry?.refusals ?? 0) + 1;
+          const delayMs = Math.min(FALLBACK_RETRY_MAX_MS, FALLBACK_RETRY_INITIAL_MS * 2 ** (refusals - 1));
+          this.fallbackRetry.set(key, { refusals, at: now + delayMs });
+          this.deps.log.warn(
+            { stationId: f.stationId, evseId: f.evseId, ...outcomeDetail(sent), refusals, retryInS: delayMs / 1000 },
+            'load-balancer fallback TxDefault not installed; retrying after a back-off',
+          );
         }),
     );
   }
@@ -394,7 +451,7 @@ export class LoadBalancer {
   private async runTick(s: SiteRuntime): Promise<void> {
     const now = this.deps.clock.now().getTime();
     const def = s.def;
-    const wiring = await this.wiring(def);
+    const wiring = await evseWiring(this.deps.db, def.stations);
     await this.ensureFallbacks(s, wiring, now);
     const phasesOf = new Map<string, readonly Phase[]>();
     for (const st of wiring) for (const e of st.evses) phasesOf.set(`${st.stationId}/${e.evseId}`, e.phases);
@@ -486,10 +543,14 @@ export class LoadBalancer {
             { evseId: i.evseId, transactionId: i.transactionId, limitA: a.allocatedA, numberPhases: i.phases.length },
             { profileId: BALANCER_TX_PROFILE_BASE + i.evseId, stackLevel: caps?.maxStackLevel ?? 8, now: epochMs(now), ttlS: seconds(ttlS) },
           );
-          const ok = await this.sendProfile(i.stationId, () => this.deps.smart.set(i.stationId, profile, { source: 'balancer' }));
-          if (ok) {
+          const sent = await this.sendProfile(i.stationId, () => this.deps.smart.set(i.stationId, profile, { source: 'balancer' }));
+          if (sent.ok) {
             st.currentA = a.allocatedA;
             st.lastSentAt = now;
+          } else if ('err' in sent) {
+            this.deps.log.warn({ err: sent.err, stationId: i.stationId }, 'load-balancer profile not sent');
+          } else {
+            this.deps.log.warn({ stationId: i.stationId, status: sent.status }, 'station did not accept a load-balancer profile');
           }
           st.stateSince = a.stateSince;
         }),

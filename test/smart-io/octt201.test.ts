@@ -16,106 +16,23 @@
  *
  * CSMS and simulators share one ManualClock: time only moves when a test advances it.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimChargePoint, type Amps, type EvseConfig, type SimChargePointOptions, type Watts, type WattHours } from '../../src/sim/index.js';
-import { rawClient, startTestCsms, type RawClient, type TestCsms } from '../helpers/csms.js';
+import { rawClient, type RawClient, type TestCsms } from '../helpers/csms.js';
 import { waitFor } from '../helpers/wire.js';
 import { validatePayload } from '../../src/ocpp/schemas.js';
 import { ChargerCallError } from '../../src/ocpp/errors.js';
-import { ProfileRejectedError, type ClearSelector, type ReportCriteria } from '../../src/services/smart-charging.js';
+import { ProfileRejectedError, type ReportCriteria } from '../../src/services/smart-charging.js';
 import type { OCPP20 } from 'typed-ocpp';
-import type { ChargingProfile, ProfileKind, ProfilePurpose } from '../../src/smart/profile.js';
 import type { ViolationCode } from '../../src/smart/validate.js';
-import { ManualClock } from '../../src/util/clock.js';
+import { EV, MIN, W, iso, octtHarness, periodsOf, type Sent, type Spec, type Station } from './harness.js';
 
-// ── harness ─────────────────────────────────────────────────────────────────────────────────────
+// ── harness (test/smart-io/harness.ts) ──────────────────────────────────────────────────────────
 
-const clock = new ManualClock('2025-03-03T10:00:00Z');
-const now = (): number => clock.now().getTime();
-const iso = (ms: number): string => new Date(ms).toISOString();
-const MIN = 60_000;
-
-let csms: TestCsms;
-const open: SimChargePoint[] = [];
 const raws: RawClient[] = [];
-/** Schema violations in CALLs the CSMS sent (checked independently of the simulator's own validation). */
-const invalid: string[] = [];
-before(async () => {
-  csms = await startTestCsms({ clock });
-});
-after(async () => {
-  await Promise.all([...open.map((cp) => cp.close()), ...raws.map((c) => c.close({ force: true }))]);
-  await csms.destroy();
-  assert.deepEqual(invalid, [], 'every CALL the CSMS sent is schema-valid');
-});
-
-const EVSE = (id: number): EvseConfig => ({ id, connectors: [{ id: 1, powerType: 'AC_3_PHASE', maxCurrentA: 32 as Amps }] });
-const EV = { batteryWh: 200_000 as WattHours, socPercent: 10, maxPowerW: 22_000 as Watts, phases: 3 };
-/** Three-phase power at 230 V for a per-phase current. */
-const W = (a: number): number => a * 230 * 3;
-
-interface Sent {
-  action: string;
-  payload: unknown;
-}
-
-interface Station {
-  id: string;
-  cp: SimChargePoint;
-  /** Every CALL the CSMS sent to the station, in order (recorded by the simulator). */
-  sent: Sent[];
-  /** The simulator's log lines (warn and above). */
-  logs: string[];
-}
-
-function recorder(id: string, sent: Sent[]) {
-  return (action: string, payload: unknown) => {
-    const v = validatePayload('ocpp2.0.1', action, 'req', payload);
-    if (!v.ok) invalid.push(`${id} ${action}: ${v.message}`);
-    sent.push({ action, payload });
-    return undefined; // the simulator answers as a real station would
-  };
-}
-
-/** A simulated 2.0.1 station (32 A three-phase EVSEs) connected to the CSMS, recording what it receives. */
-async function station(id: string, opts: { evses?: number; config?: Record<string, string> } = {}): Promise<Station> {
-  const sent: Sent[] = [];
-  const logs: string[] = [];
-  const n = opts.evses ?? 1;
-  const o: SimChargePointOptions = {
-    url: csms.ocppUrl,
-    identity: id,
-    protocol: 'ocpp2.0.1',
-    clock,
-    evses: Array.from({ length: n }, (_, i) => EVSE(i + 1)),
-    meterIntervalS: 0,
-    reconnect: false,
-    logger: (level, message) => {
-      if (level !== 'debug' && level !== 'info') logs.push(message);
-    },
-    responder: recorder(id, sent),
-    ...(opts.config ? { config: opts.config } : {}),
-  };
-  const cp = new SimChargePoint(o);
-  open.push(cp);
-  await cp.connect();
-  await waitFor(async () => (await csms.db.kysely.selectFrom('connectors').select('evse_id').where('station_id', '=', id).where('evse_id', '>', 0).execute()).length >= n, {
-    timeoutMs: 20_000,
-    what: `${id} connectors known to the CSMS`,
-  });
-  // Capability discovery (GetVariables) happens on first use; do it now so that every later step
-  // sends exactly the calls under test.
-  await csms.smart.capabilities(id, 'ocpp2.0.1');
-  return { id, cp, sent, logs };
-}
-
-/** Start a transaction on an EVSE and wait until the CSMS has it; returns the 2.0.1 transactionId. */
-async function charging(s: Station, evseId = 1): Promise<string> {
-  const tx = String(await s.cp.startSession({ evseId, idTag: `TAG-${s.id}`, ev: EV }));
-  await waitFor(async () => (await csms.smart.activeTransactions(s.id)).some((t) => t.transactionId === tx), { timeoutMs: 20_000, what: 'transaction at the CSMS' });
-  return tx;
-}
+let csms: TestCsms;
+const h = octtHarness('ocpp2.0.1', { started: (c) => (csms = c), cleanup: () => Promise.all(raws.map((c) => c.close({ force: true }))) });
+const { clock, now, invalid, recorder, station, charging, power, shadowIds, inSync, compositeAgrees, mk, set, clear } = h;
 
 async function stop(s: Station, evseId: number, tx: string): Promise<void> {
   clock.advance(MIN);
@@ -123,108 +40,9 @@ async function stop(s: Station, evseId: number, tx: string): Promise<void> {
   await waitFor(async () => !(await csms.smart.activeTransactions(s.id)).some((t) => t.transactionId === tx), { timeoutMs: 20_000, what: 'transaction ended at the CSMS' });
 }
 
-/** Wait until the simulated EV draws `watts` (the station applies limits synchronously; this only absorbs I/O). */
-async function power(s: Station, evseId: number, watts: number): Promise<void> {
-  try {
-    await waitFor(() => Math.abs(s.cp.evse(evseId).powerW - watts) < 0.5, { timeoutMs: 10_000 });
-  } catch {
-    assert.fail(`${s.id} EVSE ${evseId} draws ${s.cp.evse(evseId).powerW} W, expected ${watts} W`);
-  }
-}
-
-async function shadowIds(id: string): Promise<number[]> {
-  return (await csms.smart.installed(id)).map((r) => r.profile.id).sort((a, b) => a - b);
-}
-const simIds = (s: Station): number[] => s.cp.chargingProfiles().map((p) => p.id).sort((a, b) => a - b);
-
-async function inSync(s: Station, ids: number[]): Promise<void> {
-  assert.deepEqual(await shadowIds(s.id), ids, 'CSMS shadow');
-  assert.deepEqual(simIds(s), ids, 'profiles installed on the station');
-}
-
-const periodsOf = (res: { schedule?: { chargingSchedulePeriod: Array<{ startPeriod: number; limit: number }> } }) =>
-  res.schedule?.chargingSchedulePeriod.map((p) => [p.startPeriod, p.limit]);
-
-/** GetCompositeSchedule on `evseId`: the exact request, Accepted, equal to Ampline's prediction. */
-async function compositeAgrees(s: Station, evseId: number, durationS: number, unit: 'A' | 'W' | undefined) {
-  const before = s.sent.length;
-  const res = await csms.smart.composite(s.id, evseId, durationS, unit);
-  assert.deepEqual(s.sent.slice(before), [
-    { action: 'GetCompositeSchedule', payload: { evseId, duration: durationS, ...(unit ? { chargingRateUnit: unit } : {}) } },
-  ]);
-  assert.equal(res.status, 'Accepted');
-  assert.ok(res.schedule, 'the station returned a schedule');
-  assert.equal(res.schedule.evseId, evseId);
-  assert.equal(res.schedule.duration, durationS);
-  assert.deepEqual(res.differences, [], `composite of ${s.id}/${evseId} differs from the prediction: ${JSON.stringify(res.differences)}`);
-  return res;
-}
-
-interface Spec {
-  id: number;
-  evseId: number;
-  purpose: ProfilePurpose;
-  stackLevel?: number;
-  kind?: ProfileKind;
-  recurrencyKind?: 'Daily' | 'Weekly';
-  validFrom?: number;
-  validTo?: number;
-  transactionId?: string;
-  unit?: 'A' | 'W';
-  /** Absolute/Recurring: defaults to now; `null` omits it (invalid on purpose). */
-  startSchedule?: number | null;
-  duration?: number;
-  /** [startPeriod, limit] or [startPeriod, limit, numberPhases]. */
-  periods: Array<[number, number] | [number, number, number]>;
-  /** Extra schedules (2.0.1 allows up to three). */
-  schedules?: number;
-}
-
-function mk(s: Spec): ChargingProfile {
-  const kind = s.kind ?? 'Absolute';
-  const start = s.startSchedule === undefined ? (kind === 'Relative' ? undefined : now()) : s.startSchedule === null ? undefined : s.startSchedule;
-  const schedule = (id: number) => ({
-    id,
-    ...(start !== undefined ? { startSchedule: start } : {}),
-    ...(s.duration !== undefined ? { duration: s.duration } : {}),
-    chargingRateUnit: s.unit ?? 'A',
-    chargingSchedulePeriod: s.periods.map(([startPeriod, limit, numberPhases]) => ({ startPeriod, limit, ...(numberPhases ? { numberPhases } : {}) })),
-  });
-  return {
-    id: s.id,
-    evseId: s.evseId,
-    stackLevel: s.stackLevel ?? 0,
-    chargingProfilePurpose: s.purpose,
-    chargingProfileKind: kind,
-    ...(s.recurrencyKind ? { recurrencyKind: s.recurrencyKind } : {}),
-    ...(s.validFrom !== undefined ? { validFrom: s.validFrom } : {}),
-    ...(s.validTo !== undefined ? { validTo: s.validTo } : {}),
-    ...(s.transactionId !== undefined ? { transactionId: s.transactionId } : {}),
-    chargingSchedule: Array.from({ length: s.schedules ?? 1 }, (_, i) => schedule(i + 1)),
-  } as unknown as ChargingProfile;
-}
-
-/** `smart.set`, asserting exactly one SetChargingProfile went out (returned) and the station's answer. */
-async function set(s: Station, p: ChargingProfile, status = 'Accepted') {
-  const before = s.sent.length;
-  const res = await csms.smart.set(s.id, p);
-  const calls = s.sent.slice(before);
-  assert.deepEqual(calls.map((c) => c.action), ['SetChargingProfile']);
-  assert.equal(res.status, status, `station answer to profile ${p.id}: ${JSON.stringify(res)}`);
-  return { res, req: calls[0]!.payload as OCPP20.SetChargingProfileRequest };
-}
-
 /** The first schedule of a SetChargingProfileRequest, and its first period. */
 const sched0 = (req: OCPP20.SetChargingProfileRequest) => req.chargingProfile.chargingSchedule[0];
 const period0 = (req: OCPP20.SetChargingProfileRequest) => sched0(req)?.chargingSchedulePeriod[0];
-
-async function clear(s: Station, sel: ClearSelector) {
-  const before = s.sent.length;
-  const res = await csms.smart.clear(s.id, sel);
-  const calls = s.sent.slice(before);
-  assert.deepEqual(calls.map((c) => c.action), ['ClearChargingProfile']);
-  return { res, req: calls[0]!.payload as OCPP20.ClearChargingProfileRequest };
-}
 
 async function refused(s: Station, run: () => Promise<unknown>, code: ViolationCode, why: string = code): Promise<void> {
   const before = s.sent.length;

@@ -38,7 +38,7 @@ import { epochMs, epochToIso, seconds, type EpochMs, type RateUnit } from '../..
 import { validatePayload } from '../../ocpp/schemas.js';
 import type { Logger } from '../../util/log.js';
 import { ApiError, toApiError } from '../errors.js';
-import { type JsonSchema, type RouteSpec, ref } from './http.js';
+import { type JsonSchema, type RouteSpec, ref, stationOr404 } from './http.js';
 
 export interface ChargingProfileRouteDeps {
   db: Kysely<Database>;
@@ -428,11 +428,6 @@ export function chargingProfileRoutes(deps: ChargingProfileRouteDeps): RouteSpec
 
   const opts = (q: { timeoutS?: number }) => ({ timeoutMs: q.timeoutS !== undefined ? q.timeoutS * 1000 : deps.timeoutMs });
 
-  async function stationOr404(id: string): Promise<void> {
-    const row = await db.selectFrom('stations').select('id').where('id', '=', id).executeTakeFirst();
-    if (!row) throw new ApiError('UnknownStation', `Unknown charging station '${id}'`);
-  }
-
   /** `{ocpp: …}` in the station's version → the model (400 when it is not a valid request of that version). */
   async function fromRaw(id: string, raw: Record<string, unknown>): Promise<ChargingProfile> {
     const protocol = await guarded(() => commands.target(id));
@@ -474,9 +469,8 @@ export function chargingProfileRoutes(deps: ChargingProfileRouteDeps): RouteSpec
       },
       errors: [404],
       async handler(req) {
-        const { id } = req.params as { id: string };
+        const { id } = await stationOr404(db, req);
         const q = req.query as { evseId?: number; purpose?: ProfilePurpose };
-        await stationOr404(id);
         const rows = await smart.installed(id);
         const data = rows.filter((r) => (q.evseId === undefined || r.profile.evseId === q.evseId) && (q.purpose === undefined || r.profile.chargingProfilePurpose === q.purpose));
         return { data: data.map(installedView) };
@@ -493,8 +487,8 @@ export function chargingProfileRoutes(deps: ChargingProfileRouteDeps): RouteSpec
       responses: { 200: { description: 'The profile.', schema: ref('InstalledChargingProfile') } },
       errors: [404],
       async handler(req) {
-        const { id, profileId } = req.params as { id: string; profileId: number };
-        await stationOr404(id);
+        const { id } = await stationOr404(db, req);
+        const { profileId } = req.params as { profileId: number };
         const rec = (await smart.installed(id)).find((r) => r.profile.id === profileId);
         if (!rec) throw new ApiError('UnknownChargingProfile', `Charging station '${id}' has no installed charging profile ${profileId} (as far as Ampline knows)`);
         return installedView(rec);

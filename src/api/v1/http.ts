@@ -1,11 +1,14 @@
 /**
  * The plumbing every /api/v1 route shares: one route table type (registered with Fastify AND turned into
  * the OpenAPI document, so both use the same schema objects), the Ajv compilers, the validation-error
- * wording, pagination and the row→JSON helpers.
+ * wording, pagination, the row→JSON helpers and the station lookup of `/stations/:id/…` routes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import type { Kysely } from 'kysely';
+import type { Database, StationRow } from '../../store/schema.js';
+import { ApiError } from '../errors.js';
 import type { Scope } from './auth.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -160,6 +163,17 @@ export function parseJson(text: string | null): unknown {
 }
 
 export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+
+/**
+ * The station of a `/stations/:id/…` route: its `:id` path parameter, looked up in the store (404
+ * `UnknownStation` when Ampline does not know it). No station call: offline stations are found too.
+ */
+export async function stationOr404(db: Kysely<Database>, req: FastifyRequest): Promise<StationRow> {
+  const { id } = req.params as { id: string };
+  const row = await db.selectFrom('stations').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw new ApiError('UnknownStation', `Unknown charging station '${id}'`);
+  return row;
+}
 
 /** `{ type: [t, 'null'] }` (JSON Schema 2020-12 / OpenAPI 3.1 style nullability). */
 export const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });

@@ -20,6 +20,7 @@ import {
   parseJson,
   ref,
   sendPage,
+  stationOr404,
 } from './http.js';
 
 export interface ResourceDeps {
@@ -314,12 +315,6 @@ async function countOf<DB, TB extends keyof DB, O>(q: SelectQueryBuilder<DB, TB,
 export function resourceRoutes(deps: ResourceDeps): RouteSpec[] {
   const { db } = deps;
 
-  async function stationOr404(id: string): Promise<StationRow> {
-    const row = await db.selectFrom('stations').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw new ApiError('UnknownStation', `Unknown charging station '${id}'`);
-    return row;
-  }
-
   async function topology(id: string) {
     const [evses, connectors] = await Promise.all([
       db.selectFrom('evses').selectAll().where('station_id', '=', id).orderBy('evse_id').execute(),
@@ -378,9 +373,8 @@ export function resourceRoutes(deps: ResourceDeps): RouteSpec[] {
       responses: { 200: { description: 'The station.', schema: ref('StationDetail') } },
       errors: [404],
       async handler(req) {
-        const { id } = req.params as { id: string };
-        const station = await stationOr404(id);
-        const { evses, connectors } = await topology(id);
+        const station = await stationOr404(db, req);
+        const { evses, connectors } = await topology(station.id);
         return { ...stationView(station), evses: evseViews(evses, connectors) };
       },
     },
@@ -396,8 +390,7 @@ export function resourceRoutes(deps: ResourceDeps): RouteSpec[] {
       responses: { 200: { description: 'All EVSEs (not paginated: a station has few).', schema: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: ref('Evse') } } } } },
       errors: [404],
       async handler(req) {
-        const { id } = req.params as { id: string };
-        await stationOr404(id);
+        const { id } = await stationOr404(db, req);
         const { evses, connectors } = await topology(id);
         return { data: evseViews(evses, connectors) };
       },
@@ -413,8 +406,7 @@ export function resourceRoutes(deps: ResourceDeps): RouteSpec[] {
       responses: { 200: { description: 'All connectors (not paginated).', schema: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: ref('Connector') } } } } },
       errors: [404],
       async handler(req) {
-        const { id } = req.params as { id: string };
-        await stationOr404(id);
+        const { id } = await stationOr404(db, req);
         const rows = await db.selectFrom('connectors').selectAll().where('station_id', '=', id).orderBy('evse_id').orderBy('connector_id').execute();
         return { data: rows.map(connectorView) };
       },
@@ -437,10 +429,9 @@ export function resourceRoutes(deps: ResourceDeps): RouteSpec[] {
       responses: { 200: { description: 'A page of events.', schema: pageSchema('#/components/schemas/StationEvent'), headers: linkHeaderDoc } },
       errors: [404],
       async handler(req, reply) {
-        const { id } = req.params as { id: string };
+        const { id } = await stationOr404(db, req);
         const q = req.query as { type?: string; from?: string; to?: string };
         const page = pageOf(req.query);
-        await stationOr404(id);
         let base = db.selectFrom('station_events').where('station_id', '=', id);
         if (q.type) base = base.where('type', '=', q.type);
         base = applyRange(base, 'timestamp', q);
