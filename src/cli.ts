@@ -21,6 +21,8 @@ Commands:
             [--prefix SIM-] [--sessions]
   demo      The whole loop: CSMS + SCSP + simulated chargers, paired, running sessions (what npm start runs)
             --chargers N (default 10)  --port N  --scsp-port N  --data-dir D  --scsp-data-dir D
+            --route ocpp-format|ocpi (default $AMPLINE_DEMO_ROUTE or ocpp-format: seed 001 events and
+            the OCPP-format profile route; ocpi: OCPI 2.2.1 Sessions and ChargingProfiles)
   bench     Run the benchmarks and write BENCHMARKS.md
   migrate   Create or upgrade the database schema and exit
 
@@ -137,10 +139,13 @@ async function demo(argv: string[]): Promise<void> {
       'data-dir': { type: 'string' },
       'scsp-data-dir': { type: 'string' },
       chargers: { type: 'string', default: '10' },
+      route: { type: 'string' },
     },
     strict: true,
   });
   const config = loadConfig(process.env, overridesFrom(values));
+  const route = values.route ?? process.env.AMPLINE_DEMO_ROUTE ?? 'ocpp-format';
+  if (route !== 'ocpp-format' && route !== 'ocpi') throw new ConfigError(`--route (AMPLINE_DEMO_ROUTE) must be ocpp-format or ocpi, got ${route}`);
   const { loadScspConfig, ScspConfigError } = await import('./scsp/config.js');
   let scspConfig: ReturnType<typeof loadScspConfig>;
   try {
@@ -165,12 +170,13 @@ async function demo(argv: string[]): Promise<void> {
   if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new ConfigError(`--chargers must be an integer from 1 to 10000, got ${values.chargers}`);
   const log = createLogger({ level: config.logLevel });
   const { startDemo } = await import('./demo.js');
-  const demo = await startDemo(config, scspConfig, log, { chargers: count });
+  const demo = await startDemo(config, scspConfig, log, { chargers: count, route });
   process.stdout.write(
     `\nAmpline demo running — the whole loop on this machine:\n` +
       `  CSMS  ${demo.csms.url}  (dashboard ${demo.csms.url}/, API docs ${demo.csms.url}/docs, OCPP ${demo.csms.ocppUrl}/{id})\n` +
       `  SCSP  ${demo.scsp.url}  (token endpoint ${demo.scsp.tokenUrl})\n` +
       `  ${demo.stations.length} simulated chargers (mixed OCPP 1.6/2.0.1), ${demo.paired.length} paired with the SCSP, running sessions.\n` +
+      `  SCSP route: ${route === 'ocpi' ? 'OCPI 2.2.1 Sessions + ChargingProfiles (/ocpi on both)' : 'OCPP-format events (seed 001) + OCPP-format SetChargingProfile'}\n` +
       `  CSMS management API key: ${config.apiKeyGenerated ? config.apiKey + ` (generated, kept in ${config.dataDir}/api-key)` : '(from AMPLINE_API_KEY)'}\n` +
       `  SCSP admin API key: ${scspConfig.apiKeyGenerated ? scspConfig.apiKey + ` (generated, kept in ${scspConfig.dataDir}/api-key)` : '(from AMPLINE_SCSP_API_KEY)'}\n` +
       `Press Ctrl+C to stop.\n\n`,

@@ -3,6 +3,11 @@
  *
  *   simulated chargers ──OCPP──► CSMS ──events (seed 001)──► SCSP ──SetChargingProfile (OCPP format)──► CSMS ──► chargers
  *
+ * or, with `--route ocpi` (AMPLINE_DEMO_ROUTE=ocpi), the OCPI 2.2.1 way (seed 002):
+ *
+ *   chargers ──OCPP──► CSMS ──OCPI Sessions PUT/PATCH──► SCSP ──OCPI ChargingProfiles PUT──► CSMS ──► chargers
+ *                       ◄──────── results to response_url, ActiveChargingProfile PUTs ───────►
+ *
  * The CSMS and the SCSP run in this one process but meet only over HTTP on loopback, exactly as two
  * companies would: the CSMS is registered at the SCSP as a CPO client (OAuth2 client credentials +
  * ApiKey), the SCSP at the CSMS as a partner (its token endpoint, credentials and the bearer token it
@@ -16,8 +21,13 @@ import { startScsp, type Scsp } from './scsp/app.js';
 import type { ScspConfig } from './scsp/config.js';
 import type { Logger } from './util/log.js';
 
+/** How the SCSP gets session data and sends profiles: seed 001 + OCPP-format route, or OCPI 2.2.1. */
+export type DemoRoute = 'ocpp-format' | 'ocpi';
+
 export interface DemoOptions {
   chargers: number;
+  /** Default `ocpp-format`. */
+  route?: DemoRoute;
   /** Log a one-line summary this often (ms); 0 = never. */
   summaryEveryMs?: number;
 }
@@ -32,13 +42,16 @@ export interface Demo {
 
 const PARTNER_ID = 'ampline-scsp';
 const CPO_ID = 'ampline-csms';
+/** The parties' OCPI registrations of each other (ocpi_partners ids at the CSMS and at the SCSP). */
+const OCPI_SCSP_AT_CSMS = 'ampline-scsp-ocpi';
+const OCPI_CPO_AT_SCSP = 'ampline-csms-ocpi';
 const secret = (): string => randomBytes(24).toString('base64url');
 
 export async function startDemo(csmsConfig: CsmsConfig, scspConfig: ScspConfig, log: Logger, opts: DemoOptions): Promise<Demo> {
   const csms = await startCsms(csmsConfig, { log, processMetrics: true });
   const scsp = await startScsp(scspConfig, { log: log.child({ name: 'ampline-scsp' }) });
 
-  await linkParties(csms, scsp);
+  await linkParties(csms, scsp, { route: opts.route ?? 'ocpp-format' });
 
   const { runFleet } = await import('./sim/fleet.js');
   const fleet = await runFleet({
@@ -93,7 +106,9 @@ export async function startDemo(csmsConfig: CsmsConfig, scspConfig: ScspConfig, 
  * (OAuth2 client credentials + ApiKey, and the bearer token the SCSP presents on `/v1/cpo/...`), the
  * SCSP a partner of the CSMS. Idempotent (a restart re-issues the secrets).
  */
-export async function linkParties(csms: Csms, scsp: Scsp): Promise<void> {
+export async function linkParties(csms: Csms, scsp: Scsp, opts: { route?: DemoRoute } = {}): Promise<void> {
+  const ocpi = opts.route === 'ocpi';
+  if (ocpi) await registerOcpi(csms, scsp);
   const cpoToken = secret();
   const { credentials } = await scsp.cpos.upsert({
     id: CPO_ID,
@@ -103,6 +118,7 @@ export async function linkParties(csms: Csms, scsp: Scsp): Promise<void> {
     payloadProtocol: 'ocpp2.0.1',
     clientSecret: secret(),
     apiKey: secret(),
+    ...(ocpi ? { ocpiPartnerId: OCPI_CPO_AT_SCSP, profileRoute: 'ocpi' as const } : {}),
   });
   if (!credentials.clientSecret || !credentials.apiKey) throw new Error('the SCSP did not return the CPO credentials');
   await csms.scsp.partners.upsert({
@@ -115,7 +131,24 @@ export async function linkParties(csms: Csms, scsp: Scsp): Promise<void> {
     apiKey: credentials.apiKey,
     payloadProtocol: 'ocpp2.0.1',
     inboundToken: cpoToken,
+    ...(ocpi ? { ocpiPartnerId: OCPI_SCSP_AT_CSMS, sessionData: 'ocpi' as const } : {}),
   });
+}
+
+/**
+ * The OCPI credentials handshake, as two operators would run it: the SCSP issues a token A for the CPO
+ * (out of band), the CSMS registers with it (A → B → C over HTTP). Already registered: nothing to do.
+ */
+async function registerOcpi(csms: Csms, scsp: Scsp): Promise<void> {
+  const atCsms = await csms.ocpi.partners.get(OCPI_SCSP_AT_CSMS);
+  const atScsp = await scsp.ocpi.partners.get(OCPI_CPO_AT_SCSP);
+  if (atCsms?.state === 'registered' && atScsp?.state === 'registered') return;
+  if (atCsms?.state === 'registered') await csms.ocpi.credentials.unregister(OCPI_SCSP_AT_CSMS, { force: true });
+  if (atScsp?.state === 'registered') await scsp.ocpi.credentials.unregister(OCPI_CPO_AT_SCSP, { force: true });
+  const { tokenA } = atScsp
+    ? await scsp.ocpi.credentials.reissueTokenA(OCPI_CPO_AT_SCSP)
+    : await scsp.ocpi.credentials.createPartner({ id: OCPI_CPO_AT_SCSP, name: 'Ampline CSMS (demo, OCPI)' });
+  await csms.ocpi.credentials.registerWith({ id: OCPI_SCSP_AT_CSMS, name: 'Ampline SCSP (demo, OCPI)', versionsUrl: scsp.ocpi.versionsUrl(), token: tokenA });
 }
 
 /** Pair one station: the CSMS issues a code, the SCSP verifies it with `POST /v1/cpo/ocpp2.0.1/pair`. */

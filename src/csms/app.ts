@@ -110,7 +110,7 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
     onError: (err) => log.warn({ err }, 'recording API key use failed'),
   });
   registerOcppCoreApi(http, { db: db.kysely, commands, auth, smart, clock, keys, timeoutMs: config.commandTimeoutMs });
-  const ocpiModules = createCpoOcpiModules({ db: db.kysely, clock, log, events, smart, commands });
+  const ocpiModules = createCpoOcpiModules({ db: db.kysely, clock, log, events, smart, commands, config });
   const ocpi = registerCpoOcpi(http, { db: db.kysely, clock, log, config, modules: ocpiModules.modules });
   registerApiV1(http, { db: db.kysely, commands, smart, clock, log, keys, timeoutMs: config.commandTimeoutMs, scsp: () => scsp, ocpi: () => ocpi });
   registerChargerConnect(http, { db: db.kysely, transport, clock, keys });

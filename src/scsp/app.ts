@@ -16,8 +16,16 @@
  *                                                     │ station plan
  *                                                     ▼
  *  CPO ◄─POST /v1/cpo/…/SetChargingProfile── sender.ts ◄─ delivery.ts (lanes, retries)
- *  operator ──/api/v1/...──► routes-admin.ts
+ *  operator ──/api/v1/...──► routes-admin.ts, routes-ocpi.ts
+ *
+ *  OCPI 2.2.1 (src/ocpi/scsp/, role SCSP, per CPO record with `ocpiPartnerId`):
+ *  CPO ──PUT/PATCH /ocpi/2.2.1/sessions/{cc}/{pid}/{id}──► sessions.ts ─► sessions.ts (SCSP) ─► touch
+ *  CPO ◄─PUT {chargingprofiles}/{session_id}── profile-sender.ts ◄─ delivery.ts   (profileRoute `ocpi`)
+ *  CPO ──POST /ocpi/2.2.1/chargingprofiles/results/{request}, PUT …/{session_id}──► chargingprofiles.ts
  * ```
+ *
+ * The profile route is chosen per CPO record (`profileRoute`, sender.ts `ProfileRouter`), unless a
+ * test gives one `sender` for all.
  */
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -36,7 +44,7 @@ import { SiteRegistry } from './sites.js';
 import { AsapPlanner, type Planner } from './planner.js';
 import { type PriceSource, loadPricesFile, noPrices, sampleDayPath } from './prices.js';
 import { OptimiserPlanner } from './optimiser-planner.js';
-import { OcppFormatSender, type ProfileSender } from './sender.js';
+import { OcppFormatSender, ProfileRouter, type ProfileSender } from './sender.js';
 import { ProfileDelivery } from './delivery.js';
 import { OptimisationDriver } from './driver.js';
 import { WorkTracker } from './work.js';
@@ -46,6 +54,7 @@ import { registerAdminRoutes } from './routes-admin.js';
 import { registerOcpiAdminRoutes } from './routes-ocpi.js';
 import { registerScspOcpi } from '../ocpi/scsp.js';
 import type { OcpiNode } from '../ocpi/node.js';
+import { OcpiProfileSender, type OcpiProfileSenderOptions, OcpiScspStore, ResultWaiters, createScspOcpiModules, ocpiLinkWarnings } from '../ocpi/scsp/index.js';
 
 export interface ScspDeps {
   log?: Logger;
@@ -54,8 +63,10 @@ export interface ScspDeps {
   planner?: Planner;
   /** Energy prices (default: AMPLINE_SCSP_PRICES_FILE, else none). */
   prices?: PriceSource;
-  /** How plans reach CPOs (default: the OCPP-format route). */
+  /** How plans reach every CPO (default: per CPO record, `profileRoute`: OCPP-format or OCPI). */
   sender?: ProfileSender;
+  /** Bounds of the OCPI profile route (waiting for async results …); defaults in profile-sender.ts. */
+  ocpiProfiles?: Pick<OcpiProfileSenderOptions, 'resultWaitMaxMs' | 'resultWaitMarginMs' | 'defaultTimeoutS' | 'requestTtlMs'>;
   /** fetch for outgoing calls (tests). */
   fetch?: typeof fetch;
   /** Collect Node process metrics too (off in tests: one registry per instance). */
@@ -88,6 +99,10 @@ export interface Scsp {
   readonly metrics: ScspMetrics;
   /** OCPI 2.2.1 (SCSP role): `/ocpi/...`, partners, the typed client. */
   readonly ocpi: OcpiNode;
+  /** Received OCPI Sessions and ChargingProfiles requests. */
+  readonly ocpiStore: OcpiScspStore;
+  /** The `ocpi` profile route. */
+  readonly ocpiSender: OcpiProfileSender;
   /** Resolves when no planning run, delivery or retry timer is outstanding. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -112,12 +127,18 @@ export async function startScsp(config: ScspConfig, deps: ScspDeps = {}): Promis
   const sessions = new SessionStore({ db: db.kysely, clock });
   const preferences = new PreferenceStore({ db: db.kysely, clock });
   const sites = new SiteRegistry({ db: db.kysely, clock });
-  const sender = deps.sender ?? new OcppFormatSender({ client });
+  const ocpiStore = new OcpiScspStore(db.kysely);
+  const waiters = new ResultWaiters();
+  let ocpi!: OcpiNode;
+  const ocpiSender = new OcpiProfileSender({ node: () => ocpi, store: ocpiStore, waiters, clock, log: log.child({ component: 'ocpi-profiles' }), work, ...deps.ocpiProfiles });
+  const router = new ProfileRouter({ 'ocpp-format': new OcppFormatSender({ client }), ocpi: ocpiSender });
+  const sender = deps.sender ?? router.get('ocpp-format')!;
   const delivery = new ProfileDelivery({
     db: db.kysely,
     clock,
     log,
     sender,
+    ...(deps.sender ? {} : { senderFor: (t: Parameters<ProfileRouter['for']>[0]) => router.for(t) }),
     metrics,
     config: config.delivery,
     work,
@@ -137,6 +158,13 @@ export async function startScsp(config: ScspConfig, deps: ScspDeps = {}): Promis
     client,
     codeTtlS: config.pairingCodeTtlS,
     onPaired: (cpoId, uid) => driver.touch({ cpoId, uid }),
+    // OCPI: remove our profiles while the CPO still lets us address the sessions (bounded; best effort).
+    beforeUnpairAtCpo: async (cpo, uid) => {
+      await Promise.race([
+        ocpiSender.clearStation(cpo, uid, { wait: false }).catch((err: unknown) => log.warn({ err, cpoId: cpo.id, uid }, 'clearing OCPI profiles before unpairing failed')),
+        new Promise((r) => setTimeout(r, 15_000).unref()),
+      ]);
+    },
     onUnpaired: (cpoId, uid) => {
       delivery.cancel({ cpoId, uid }).catch((err: unknown) => log.error({ err }, 'cancelling deliveries failed'));
       driver.touch({ cpoId, uid }); // the other stations of its site
@@ -157,7 +185,12 @@ export async function startScsp(config: ScspConfig, deps: ScspDeps = {}): Promis
     work,
     defaults: config.defaults,
     minIntervalMs: config.replanIntervalMs,
+    release: (target, released) => (deps.sender ? undefined : ocpiSender.release(target, released)),
   });
+  const ocpiModules = createScspOcpiModules(
+    { db: db.kysely, store: ocpiStore, clock, log: log.child({ component: 'ocpi-scsp' }), cpos, pairing, sessions, touch: (st) => driver.touch(st), work },
+    waiters,
+  );
 
   const http = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   http.setNotFoundHandler((req, reply) => {
@@ -175,16 +208,29 @@ export async function startScsp(config: ScspConfig, deps: ScspDeps = {}): Promis
   let tokenUrl = '';
   registerTokenEndpoint(http, { tokens, cpos, log, metrics, audiences: config.audiences });
   registerPartnerRoutes(http, { tokens, cpos, pairing, sessions, driver, clock, log, metrics });
-  registerAdminRoutes(http, { apiKey: config.apiKey, cpos, pairing, sessions, preferences, delivery, sites, driver, clock, log, tokenUrl: () => tokenUrl });
-  const ocpi = registerScspOcpi(http, { db: db.kysely, clock, log, config });
-  registerOcpiAdminRoutes(http, { apiKey: config.apiKey, ocpi, log });
+  registerAdminRoutes(http, {
+    apiKey: config.apiKey,
+    cpos,
+    pairing,
+    sessions,
+    preferences,
+    delivery,
+    sites,
+    driver,
+    clock,
+    log,
+    tokenUrl: () => tokenUrl,
+    cpoWarnings: async (cpo) => ocpiLinkWarnings(cpo, cpo.ocpiPartnerId ? await ocpi.partners.get(cpo.ocpiPartnerId) : undefined),
+  });
+  ocpi = registerScspOcpi(http, { db: db.kysely, clock, log, config, modules: () => ocpiModules.modules() });
+  registerOcpiAdminRoutes(http, { apiKey: config.apiKey, ocpi, log, scsp: { cpos, store: ocpiStore, sender: ocpiSender } });
   http.get('/healthz', async (_req, reply) => {
     try {
       const n = async (table: 'cpos' | 'stations') => Number((await db.kysely.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
       const active = Number(
         (await db.kysely.selectFrom('sessions').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'active').executeTakeFirst())?.n ?? 0,
       );
-      return { status: 'ok', service: 'scsp', cpos: await n('cpos'), pairedStations: await n('stations'), activeSessions: active, planner: planner.name, profileRoute: sender.route };
+      return { status: 'ok', service: 'scsp', cpos: await n('cpos'), pairedStations: await n('stations'), activeSessions: active, planner: planner.name, profileRoute: deps.sender ? deps.sender.route : 'per-cpo' };
     } catch {
       return reply.code(503).send({ status: 'error', reason: 'database unavailable' });
     }
@@ -205,7 +251,7 @@ Operators: <code>/api/v1/...</code> · <a href="/healthz">/healthz</a> · <a hre
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${addr.port}`;
   tokenUrl = `${config.publicUrl ?? url}/oauth/token`;
-  log.info({ url, database: db.location, planner: planner.name, profileRoute: sender.route }, `listening on ${url}`);
+  log.info({ url, database: db.location, planner: planner.name, profileRoute: deps.sender ? deps.sender.route : 'per-cpo' }, `listening on ${url}`);
 
   const housekeeping = setInterval(() => {
     const now = clock.now();
@@ -213,6 +259,7 @@ Operators: <code>/api/v1/...</code> · <a href="/healthz">/healthz</a> · <a hre
       tokens.purge(new Date(now.getTime() - 86_400_000)),
       sessions.purgeEvents(new Date(now.getTime() - config.eventRetentionS * 1000)),
       db.kysely.deleteFrom('pairing_codes').where('expires_at', '<', new Date(now.getTime() - 86_400_000).toISOString()).execute(),
+      ocpiStore.purgeRequests(now),
     ]).catch((err: unknown) => log.warn({ err }, 'housekeeping failed'));
   }, deps.housekeepingMs ?? 15 * 60_000);
   housekeeping.unref();
@@ -238,6 +285,8 @@ Operators: <code>/api/v1/...</code> · <a href="/healthz">/healthz</a> · <a hre
     driver,
     metrics,
     ocpi,
+    ocpiStore,
+    ocpiSender,
     idle: () => work.idle(),
     async stop() {
       if (stopped) return;

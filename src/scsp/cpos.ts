@@ -6,6 +6,16 @@
  * Client secrets and API keys are stored as SHA-256 only (secrets.ts); the CPO bearer token is kept in
  * clear because the SCSP has to send it. CPOs come from the admin API (`/api/v1/cpos`) and from an
  * optional JSON file (AMPLINE_SCSP_CPOS_FILE), upserted at start-up.
+ *
+ * OCPI link (issue 8 §5), per CPO:
+ * - `ocpiPartnerId` names the CPO's OCPI registration at this SCSP (an `ocpi_partners` id, see
+ *   `/api/v1/ocpi/...`). Only that OCPI partner may push Sessions for the CPO's paired stations (the
+ *   Sessions receiver refuses an OCPI partner no CPO names), and the `ocpi` profile route calls it. One
+ *   OCPI partner belongs to at most one CPO record. The id may name a registration that does not exist
+ *   yet (registration can come later); the admin API answers a warning then.
+ * - `profileRoute`: `ocpp-format` (default; protocols.md §1.6, station-level SetChargingProfile) or
+ *   `ocpi` (OCPI ChargingProfiles per session; needs `ocpiPartnerId`). Changing it takes effect with the
+ *   next plan sent.
  */
 import { readFileSync } from 'node:fs';
 import type { ScspKysely, CposTable } from './store.js';
@@ -17,6 +27,11 @@ export type PayloadProtocol = 'ocpp2.0.1' | 'ocpp1.6';
 export const PAYLOAD_PROTOCOLS: readonly PayloadProtocol[] = ['ocpp2.0.1', 'ocpp1.6'];
 export const isPayloadProtocol = (s: unknown): s is PayloadProtocol => PAYLOAD_PROTOCOLS.includes(s as PayloadProtocol);
 
+/** How plans reach a CPO: the OCPP-format route (protocols.md §1.6) or OCPI ChargingProfiles. */
+export type ProfileRoute = 'ocpp-format' | 'ocpi';
+export const PROFILE_ROUTES: readonly ProfileRoute[] = ['ocpp-format', 'ocpi'];
+export const isProfileRoute = (s: unknown): s is ProfileRoute => PROFILE_ROUTES.includes(s as ProfileRoute);
+
 /** A CPO as the SCSP uses it (no secrets of the CPO's own: those are hashes). */
 export interface Cpo {
   id: string;
@@ -27,6 +42,9 @@ export interface Cpo {
   cpoToken: string;
   payloadProtocol: PayloadProtocol;
   enabled: boolean;
+  /** The CPO's OCPI registration at this SCSP (`ocpi_partners.id`), if any. */
+  ocpiPartnerId?: string;
+  profileRoute: ProfileRoute;
   createdAt: string;
   updatedAt: string;
 }
@@ -42,6 +60,9 @@ export interface CpoInput {
   clientSecret?: string;
   apiKey?: string;
   enabled?: boolean;
+  /** `null` removes the link (PUT replaces the record: absent removes it too). */
+  ocpiPartnerId?: string | null;
+  profileRoute?: ProfileRoute;
 }
 
 /** Credentials of a CPO in clear: returned once, when created or rotated. */
@@ -75,7 +96,7 @@ export function parseCpo(raw: unknown, where = 'cpo'): CpoInput {
   };
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return fail('', 'must be an object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['id', 'name', 'baseUrl', 'cpoToken', 'payloadProtocol', 'clientId', 'clientSecret', 'apiKey', 'enabled']);
+  const known = new Set(['id', 'name', 'baseUrl', 'cpoToken', 'payloadProtocol', 'clientId', 'clientSecret', 'apiKey', 'enabled', 'ocpiPartnerId', 'profileRoute']);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(k, 'is not a known field');
   if (typeof o.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(o.id)) fail('id', 'must be 1–64 letters, digits, ".", "_" or "-"');
   if (!isHttpUrl(o.baseUrl)) fail('baseUrl', 'must be an http(s) URL');
@@ -95,12 +116,21 @@ export function parseCpo(raw: unknown, where = 'cpo'): CpoInput {
     }
   }
   if (o.enabled !== undefined && typeof o.enabled !== 'boolean') fail('enabled', 'must be true or false');
+  if (o.ocpiPartnerId !== undefined && o.ocpiPartnerId !== null && (typeof o.ocpiPartnerId !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(o.ocpiPartnerId))) {
+    fail('ocpiPartnerId', 'must be an OCPI partner id (1–64 letters, digits, ".", "_" or "-") or null');
+  }
+  const route = o.profileRoute ?? 'ocpp-format';
+  if (!isProfileRoute(route)) fail('profileRoute', `must be one of ${PROFILE_ROUTES.join(', ')}`);
+  if (route === 'ocpi' && typeof o.ocpiPartnerId !== 'string') fail('profileRoute', '"ocpi" needs ocpiPartnerId (the CPO\'s OCPI registration the profiles go to)');
   const out: CpoInput = { id: o.id as string, baseUrl: (o.baseUrl as string).replace(/\/+$/, ''), cpoToken: o.cpoToken as string, payloadProtocol: pp as PayloadProtocol };
   if (typeof o.name === 'string' && o.name !== '') out.name = o.name;
   if (typeof o.clientId === 'string') out.clientId = o.clientId;
   if (typeof o.clientSecret === 'string' && o.clientSecret !== MASK) out.clientSecret = o.clientSecret;
   if (typeof o.apiKey === 'string' && o.apiKey !== MASK) out.apiKey = o.apiKey;
   if (typeof o.enabled === 'boolean') out.enabled = o.enabled;
+  if (typeof o.ocpiPartnerId === 'string') out.ocpiPartnerId = o.ocpiPartnerId;
+  else if (o.ocpiPartnerId === null) out.ocpiPartnerId = null;
+  out.profileRoute = route as ProfileRoute;
   return out;
 }
 
@@ -131,7 +161,7 @@ export function loadCposFile(path: string): CpoInput[] {
 }
 
 function fromRow(r: CposTable): Cpo {
-  return {
+  const c: Cpo = {
     id: r.id,
     name: r.name,
     clientId: r.client_id,
@@ -139,9 +169,12 @@ function fromRow(r: CposTable): Cpo {
     cpoToken: r.cpo_token,
     payloadProtocol: r.payload_protocol as PayloadProtocol,
     enabled: r.enabled === 1,
+    profileRoute: isProfileRoute(r.profile_route) ? r.profile_route : 'ocpp-format',
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
+  if (r.ocpi_partner_id !== null) c.ocpiPartnerId = r.ocpi_partner_id;
+  return c;
 }
 
 /** The CPO for APIs and logs: the token masked. */
@@ -172,6 +205,13 @@ export class CpoRegistry {
     const clientId = input.clientId ?? existing?.client_id ?? `cpo-${input.id}`;
     const clash = await this.deps.db.selectFrom('cpos').select('id').where('client_id', '=', clientId).where('id', '!=', input.id).executeTakeFirst();
     if (clash) throw new CpoInputError(`clientId "${clientId}" is used by CPO "${clash.id}"`);
+    const ocpiPartnerId = input.ocpiPartnerId ?? null;
+    if (ocpiPartnerId !== null) {
+      const taken = await this.deps.db.selectFrom('cpos').select('id').where('ocpi_partner_id', '=', ocpiPartnerId).where('id', '!=', input.id).executeTakeFirst();
+      if (taken) throw new CpoInputError(`ocpiPartnerId "${ocpiPartnerId}" is linked to CPO "${taken.id}"`);
+    }
+    const profileRoute = input.profileRoute ?? 'ocpp-format';
+    if (profileRoute === 'ocpi' && ocpiPartnerId === null) throw new CpoInputError('profileRoute "ocpi" needs ocpiPartnerId');
     const credentials: CpoCredentials = { clientId };
     let secretHash = existing?.client_secret_hash;
     if (input.clientSecret !== undefined || !secretHash) {
@@ -194,6 +234,8 @@ export class CpoRegistry {
       cpo_token: input.cpoToken,
       payload_protocol: input.payloadProtocol,
       enabled: input.enabled === false ? 0 : 1,
+      ocpi_partner_id: ocpiPartnerId,
+      profile_route: profileRoute,
       updated_at: now,
     };
     await this.deps.db
@@ -223,6 +265,12 @@ export class CpoRegistry {
     // Hash anyway when the client is unknown, so unknown and wrong-secret cost the same.
     const ok = matchesHash(clientSecret, r?.client_secret_hash ?? sha256(''));
     return r && ok && r.enabled === 1 ? fromRow(r) : undefined;
+  }
+
+  /** The CPO record linked to an OCPI partner (its `ocpiPartnerId`). */
+  async byOcpiPartner(ocpiPartnerId: string): Promise<Cpo | undefined> {
+    const r = await this.deps.db.selectFrom('cpos').selectAll().where('ocpi_partner_id', '=', ocpiPartnerId).executeTakeFirst();
+    return r ? fromRow(r) : undefined;
   }
 
   /** Whether `apiKey` is the CPO's static `ApiKey`. */

@@ -13,6 +13,9 @@
  *   sent to clear anything — the CPO drops TxProfiles when their transaction ends (protocols.md §1.6)
  *   and clears the SCSP's profiles on unpair (§1.4).
  *
+ * - **Route per CPO.** `senderFor(target)` picks the {@link ProfileSender} of the CPO's `profileRoute`
+ *   when the plan is queued; the job keeps it, so its retries go the same way (the row's `route`).
+ *
  * Every plan is a row of `profile_deliveries` (status pending → retrying → delivered | failed |
  * superseded | cancelled; `abandoned` when the process stopped before an answer), visible in the admin
  * API (`GET /api/v1/profile-deliveries`, and per station). After a restart nothing is resumed: the
@@ -25,7 +28,7 @@ import type { Selectable } from 'kysely';
 import type { DeliveryConfig } from './config.js';
 import type { ScspMetrics } from './metrics.js';
 import type { PowerSchedule } from './planner.js';
-import type { ProfileSender, ProfileTarget, SendOutcome } from './sender.js';
+import type { ProfileSender, ProfileTarget, SendOutcome, TargetSession } from './sender.js';
 import type { StationKey } from './sessions.js';
 import type { WorkTracker } from './work.js';
 
@@ -36,6 +39,8 @@ export interface DeliveryView {
   cpoId: string;
   uid: string;
   payloadProtocol: string;
+  /** The profile route that sent it (`ocpp-format` | `ocpi`). */
+  route: string;
   status: DeliveryStatus;
   attempts: number;
   httpStatus: number | null;
@@ -53,6 +58,7 @@ export function deliveryView(r: Selectable<ProfileDeliveriesTable>): DeliveryVie
     cpoId: r.cpo_id,
     uid: r.uid,
     payloadProtocol: r.payload_protocol,
+    route: r.route,
     status: r.status as DeliveryStatus,
     attempts: r.attempts,
     httpStatus: r.http_status,
@@ -67,6 +73,7 @@ export function deliveryView(r: Selectable<ProfileDeliveriesTable>): DeliveryVie
 
 interface Job {
   id: number;
+  sender: ProfileSender;
   target: ProfileTarget;
   schedule: PowerSchedule;
   request: unknown;
@@ -81,8 +88,9 @@ interface Lane {
   timer?: NodeJS.Timeout | undefined;
   timerDone?: (() => void) | undefined;
   abort?: AbortController | undefined;
-  /** The schedule the CPO last accepted (cleared when a later plan failed or was cancelled). */
+  /** The schedule the CPO last accepted (cleared when a later plan failed or was cancelled), with its sessions. */
   delivered?: PowerSchedule | undefined;
+  deliveredSessions?: readonly TargetSession[] | undefined;
 }
 
 export const laneKey = (st: StationKey): string => `${st.cpoId}\u0000${st.uid}`;
@@ -91,7 +99,10 @@ export interface DeliveryDeps {
   db: ScspKysely;
   clock: Clock;
   log: Logger;
+  /** The default route (and the only one when `senderFor` is absent). */
   sender: ProfileSender;
+  /** The route of a target (its CPO's `profileRoute`). */
+  senderFor?: (target: ProfileTarget) => ProfileSender;
   metrics: ScspMetrics;
   config: DeliveryConfig;
   work: WorkTracker;
@@ -130,9 +141,16 @@ export class ProfileDelivery {
     return l?.job?.schedule ?? l?.delivered;
   }
 
+  /** The per-session schedules of {@link current} (undefined when it has none). */
+  currentSessions(st: StationKey): readonly TargetSession[] | undefined {
+    const l = this.lanes.get(laneKey(st));
+    return l?.job ? l.job.target.sessions : l?.deliveredSessions;
+  }
+
   /** Queue a station's plan (replacing a waiting one). Returns the delivery id. */
   async submit(target: ProfileTarget, schedule: PowerSchedule): Promise<number> {
-    const request = this.deps.sender.prepare(target, schedule);
+    const sender = this.deps.senderFor?.(target) ?? this.deps.sender;
+    const request = sender.prepare(target, schedule);
     const now = this.deps.clock.now().toISOString();
     const res = await this.deps.db
       .insertInto('profile_deliveries')
@@ -149,9 +167,10 @@ export class ProfileDelivery {
         next_attempt_at: null,
         created_at: now,
         updated_at: now,
+        route: sender.route,
       })
       .executeTakeFirstOrThrow();
-    const job: Job = { id: Number(res.insertId), target, schedule, request, attempts: 0, cancelled: false };
+    const job: Job = { id: Number(res.insertId), sender, target, schedule, request, attempts: 0, cancelled: false };
     const lane = this.lane({ cpoId: target.cpo.id, uid: target.uid });
     const waiting = lane.job;
     if (waiting && waiting !== lane.inFlight) await this.record(waiting, 'superseded');
@@ -168,6 +187,7 @@ export class ProfileDelivery {
     const job = lane.job;
     lane.job = undefined;
     lane.delivered = undefined;
+    lane.deliveredSessions = undefined;
     this.clearTimer(lane);
     if (!job) return;
     job.cancelled = true;
@@ -220,7 +240,7 @@ export class ProfileDelivery {
         lane.abort = new AbortController();
         let out: SendOutcome;
         try {
-          out = await this.deps.sender.send(job.target, job.request, lane.abort.signal);
+          out = await job.sender.send(job.target, job.request, lane.abort.signal);
         } catch (err) {
           out = { kind: 'retry', status: 0, message: (err as Error).message, response: '' };
         }
@@ -236,6 +256,7 @@ export class ProfileDelivery {
           await this.record(job, 'delivered', out);
           if (!replaced) {
             lane.delivered = job.schedule;
+            lane.deliveredSessions = job.target.sessions;
             lane.job = undefined;
           }
         } else if (out.kind === 'rejected') {
@@ -244,6 +265,7 @@ export class ProfileDelivery {
           await this.record(job, 'failed', out);
           if (!replaced) {
             lane.delivered = undefined;
+            lane.deliveredSessions = undefined;
             lane.job = undefined;
           }
         } else if (replaced) {
@@ -254,10 +276,11 @@ export class ProfileDelivery {
           this.deps.log.warn({ ...log, message: out.message }, `charging profile not delivered after ${job.attempts} attempts; giving up`);
           await this.record(job, 'failed', out, { error: `gave up after ${job.attempts} attempts: ${out.message}` });
           lane.delivered = undefined;
+          lane.deliveredSessions = undefined;
           lane.job = undefined;
         } else {
           this.deps.metrics.deliveries.inc({ outcome: 'retry' });
-          const delay = this.backoffMs(job.attempts);
+          const delay = Math.max(this.backoffMs(job.attempts), out.retryAfterMs ?? 0);
           const next = new Date(this.deps.clock.now().getTime() + delay).toISOString();
           this.deps.log.info({ ...log, message: out.message, retryInMs: delay }, 'charging profile not delivered; will retry');
           await this.record(job, 'retrying', out, { nextAttemptAt: next });

@@ -15,6 +15,16 @@
  *   it limits the future exactly like the plan the CPO already has (`sameFuture`, ±60 s). A station with
  *   no running session gets nothing and its waiting plan is dropped (the CPO drops TxProfiles at the end
  *   of their transaction). A session the planner leaves out is not limited (its EVSE maximum).
+ * - **Per-session plans.** The target handed to delivery carries each steered session's own plan
+ *   (`TargetSession`); the station schedule is their sum. The OCPP-format route sends the sum (the CPO
+ *   shares it out), the OCPI route sends each session its own plan (src/ocpi/scsp/profile-sender.ts) —
+ *   so at every instant the limits the OCPI route sets add up to the station limit the OCPP-format route
+ *   would set. For an `ocpi` CPO a plan is also re-sent when only the split between sessions changed.
+ * - **Not steered.** A session whose preferences say `smartCharging: false` is left out of planning:
+ *   it gets no plan and no profile of its own, counts at its EVSE maximum in the station sum (so the
+ *   OCPP-format route does not hold it back), and a shared site limit is lowered by that maximum for
+ *   the others. `release(target, sessions)` tells the route, which removes a profile it set before
+ *   (OCPI: DELETE).
  */
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -29,6 +39,7 @@ import type { PriceSource } from './prices.js';
 import type { SessionRow, SessionStore, StationKey } from './sessions.js';
 import type { SiteRegistry } from './sites.js';
 import type { ProfileDelivery } from './delivery.js';
+import type { ProfileTarget, TargetSession } from './sender.js';
 import type { ScspMetrics } from './metrics.js';
 import type { WorkTracker } from './work.js';
 
@@ -55,6 +66,17 @@ export interface DriverDeps {
   work: WorkTracker;
   defaults: PreferenceDefaults;
   minIntervalMs: number;
+  /** Sessions of a station the SCSP does not steer (any more): the route may remove what it set. */
+  release?: (target: ProfileTarget, sessions: TargetSession[]) => void;
+}
+
+/** Whether two per-session splits limit the future alike (same sessions, each {@link sameFuture}). */
+export function sameSessionSplit(a: readonly TargetSession[] | undefined, b: readonly TargetSession[], from: Date): boolean {
+  if (!a || a.length !== b.length) return false;
+  return b.every((x) => {
+    const y = a.find((s) => s.id === x.id);
+    return y !== undefined && sameFuture(y.schedule, x.schedule, from);
+  });
 }
 
 const stationGroupKey = (st: StationKey) => `station:${st.cpoId}\u0000${st.uid}`;
@@ -173,17 +195,21 @@ export class OptimisationDriver {
     }
     if (stations.length === 0) return;
     const sessions = await this.deps.sessions.active(stations);
-    const inputs: ResolvedInput[] = [];
+    const rowOf = new Map(sessions.map((s) => [s.id, s]));
+    const all: ResolvedInput[] = [];
     for (const s of sessions) {
       const st = stations.find((x) => x.cpoId === s.cpo_id && x.uid === s.uid)!;
-      inputs.push(await this.inputOf(s, st, now));
+      all.push(await this.inputOf(s, st, now));
     }
+    const inputs = all.filter((i) => i.preferences.smartCharging !== false);
+    const unsteered = all.filter((i) => i.preferences.smartCharging === false);
 
     let plans = new Map<string, PowerSchedule>();
     if (inputs.length > 0) {
       const horizonEnd = new Date(Math.max(...inputs.map((i) => i.departure.getTime())));
       const prices = await this.deps.prices.prices(now, horizonEnd);
-      const limits: SiteLimit[] = site ? [{ siteId: site.id, maxPowerW: site.maxPowerW, sessionIds: inputs.map((i) => i.sessionId) }] : [];
+      const unsteeredW = unsteered.reduce((a, i) => a + i.maxPowerW, 0);
+      const limits: SiteLimit[] = site ? [{ siteId: site.id, maxPowerW: Math.max(0, site.maxPowerW - unsteeredW), sessionIds: inputs.map((i) => i.sessionId) }] : [];
       const t0 = performance.now();
       plans = await this.deps.planner.plan(inputs, prices, limits, now);
       this.deps.metrics.planSeconds.observe((performance.now() - t0) / 1000);
@@ -195,8 +221,10 @@ export class OptimisationDriver {
     }
 
     for (const st of stations) {
-      const own = inputs.filter((i) => i.cpoId === st.cpoId && i.uid === st.uid);
-      if (own.length === 0) {
+      const mine = (i: ResolvedInput) => i.cpoId === st.cpoId && i.uid === st.uid;
+      const own = inputs.filter(mine);
+      const free = unsteered.filter(mine);
+      if (own.length === 0 && free.length === 0) {
         await this.deps.delivery.cancel(st);
         continue;
       }
@@ -205,16 +233,21 @@ export class OptimisationDriver {
         this.deps.log.warn({ cpoId: st.cpoId, uid: st.uid }, 'CPO unknown or disabled; plan not sent');
         continue;
       }
-      const schedule = sumSchedules(
-        own.map((i) => plans.get(i.sessionId) ?? [{ start: now, powerW: i.maxPowerW }]),
-        now,
-      );
+      const part = (i: ResolvedInput, schedule: PowerSchedule): TargetSession => {
+        const row = rowOf.get(i.sessionId)!;
+        return { id: i.sessionId, evseId: row.evse_id, transactionId: row.transaction_id, protocol: row.protocol, schedule };
+      };
+      const steered = own.map((i) => part(i, sumSchedules([plans.get(i.sessionId) ?? [{ start: now, powerW: i.maxPowerW }]], now)));
+      const released = free.map((i) => part(i, [{ start: now, powerW: i.maxPowerW }]));
+      const target: ProfileTarget = { cpo, uid: st.uid, payloadProtocol: st.payloadProtocol, sessions: steered };
+      if (released.length > 0) this.deps.release?.(target, released);
+      const schedule = sumSchedules([...steered, ...released].map((x) => x.schedule), now);
       const current = this.deps.delivery.current(st);
-      if (current && sameFuture(current, schedule, now)) {
+      if (current && sameFuture(current, schedule, now) && (cpo.profileRoute !== 'ocpi' || sameSessionSplit(this.deps.delivery.currentSessions(st), steered, now))) {
         this.deps.log.debug({ cpoId: st.cpoId, uid: st.uid }, 'plan unchanged; not sent');
         continue;
       }
-      const id = await this.deps.delivery.submit({ cpo, uid: st.uid, payloadProtocol: st.payloadProtocol }, schedule);
+      const id = await this.deps.delivery.submit(target, schedule);
       this.deps.log.info(
         { cpoId: st.cpoId, uid: st.uid, deliveryId: id, sessions: own.length, planner: this.deps.planner.name, firstLimitW: schedule[0]?.powerW },
         'station plan queued',

@@ -17,7 +17,9 @@
  *   `POST /v1/cpo/chargingstations/{uid}/unpair` first: its 2xx or 404 (the CPO no longer knows the
  *   pairing) unpairs here; anything else keeps the pairing unless forced. Unpairing ends the station's
  *   running sessions (stopped reason `Unpaired`), forgets its EVSE state and station/EVSE preferences, and
- *   stops profile sending (the CPO clears what the SCSP installed, protocols.md §1.4).
+ *   stops profile sending (the CPO clears what the SCSP installed, protocols.md §1.4). For a CPO on the
+ *   OCPI profile route the operator's unpair first DELETEs the profiles the SCSP set on the station's
+ *   sessions (`beforeUnpairAtCpo`), since OCPI has no unpair that would clear them.
  */
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -84,6 +86,11 @@ export interface PairingDeps {
   onPaired?: (cpoId: string, uid: string) => void;
   /** After a station was unpaired (stop sending profiles). */
   onUnpaired?: (cpoId: string, uid: string) => void;
+  /**
+   * Before the operator's unpair is sent to the CPO: remove what the SCSP set while the CPO still lets
+   * it address the station's sessions (OCPI: DELETE the profiles). Awaited; failures are the hook's.
+   */
+  beforeUnpairAtCpo?: (cpo: Cpo, uid: string) => Promise<void>;
 }
 
 export class PairingService {
@@ -177,6 +184,7 @@ export class PairingService {
   /** The operator unpairs: tell the CPO first (see the header for the rules). */
   async unpairAtCpo(cpo: Cpo, uid: string, opts: { force?: boolean } = {}): Promise<CpoUnpairOutcome> {
     if (!(await this.station(cpo.id, uid))) return { kind: 'unknown' };
+    await this.deps.beforeUnpairAtCpo?.(cpo, uid);
     const res = await this.deps.client.post(cpo, `/v1/cpo/chargingstations/${encodeURIComponent(uid)}/unpair`, {});
     const ok = (res.status >= 200 && res.status < 300) || res.status === 404;
     if (!ok && !opts.force) {

@@ -13,6 +13,7 @@
  * | `targetSoc` + `batteryCapacityWh` | need = (target − SoC now) × capacity, when the CPO reports SoC | all |
  * | `minSoc` | "charge now": up to this SoC the EV charges at full power at once, whatever the price | all |
  * | `maxPowerW` | cap below the EVSE's own maximum (W, total) | all |
+ * | `smartCharging` | `false`: the SCSP does not steer the session (no plan; a profile set before is removed where the route can, see driver.ts) | all |
  *
  * Defaults when nothing is set (documented in the README): departure = arrival + 8 h
  * (AMPLINE_SCSP_DEFAULT_DWELL_S); need = 20 kWh (AMPLINE_SCSP_DEFAULT_ENERGY_WH) minus what the session
@@ -43,6 +44,7 @@ export interface Preferences {
   batteryCapacityWh?: number;
   minSoc?: number;
   maxPowerW?: number;
+  smartCharging?: boolean;
 }
 
 export type PreferenceLevel = 'station' | 'evse' | 'session';
@@ -51,7 +53,7 @@ export class PreferencesError extends Error {
   override name = 'PreferencesError';
 }
 
-const FIELDS = ['departureAt', 'departureTimeOfDay', 'timeZone', 'energyNeedWh', 'targetSoc', 'batteryCapacityWh', 'minSoc', 'maxPowerW'] as const;
+const FIELDS = ['departureAt', 'departureTimeOfDay', 'timeZone', 'energyNeedWh', 'targetSoc', 'batteryCapacityWh', 'minSoc', 'maxPowerW', 'smartCharging'] as const;
 
 /** Validates a preferences object for `level`; `null` clears a field (absent leaves it out). */
 export function parsePreferences(raw: unknown, level: PreferenceLevel): Preferences {
@@ -80,6 +82,10 @@ export function parsePreferences(raw: unknown, level: PreferenceLevel): Preferen
   if (o.departureTimeOfDay !== undefined && o.departureTimeOfDay !== null) {
     if (typeof o.departureTimeOfDay !== 'string' || !/^([01]\d|2[0-3]):[0-5]\d$/.test(o.departureTimeOfDay)) throw new PreferencesError('departureTimeOfDay must be "HH:MM" (00:00–23:59)');
     out.departureTimeOfDay = o.departureTimeOfDay;
+  }
+  if (o.smartCharging !== undefined && o.smartCharging !== null) {
+    if (typeof o.smartCharging !== 'boolean') throw new PreferencesError('smartCharging must be true or false');
+    out.smartCharging = o.smartCharging;
   }
   if (o.timeZone !== undefined && o.timeZone !== null) {
     if (typeof o.timeZone !== 'string' || !isValidTimeZone(o.timeZone)) throw new PreferencesError('timeZone must be an IANA time zone (e.g. Europe/Amsterdam)');

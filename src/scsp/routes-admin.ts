@@ -4,8 +4,8 @@
  *
  * | route | what |
  * |---|---|
- * | `GET /api/v1/cpos`, `GET /api/v1/cpos/{id}` | CPO clients (the CPO's token shown as `***`; secrets are never shown again) |
- * | `POST /api/v1/cpos` → 201, `PUT /api/v1/cpos/{id}` → 200/201 | create / replace: `{id, name?, baseUrl, cpoToken, payloadProtocol?, clientId?, clientSecret?, apiKey?, enabled?}`; answer `{cpo, credentials: {tokenUrl, clientId, clientSecret?, apiKey?}}` — generated or new secrets are shown once |
+ * | `GET /api/v1/cpos`, `GET /api/v1/cpos/{id}` | CPO clients (the CPO's token shown as `***`; secrets are never shown again); a single CPO also has `warnings` about its OCPI link when there are any |
+ * | `POST /api/v1/cpos` → 201, `PUT /api/v1/cpos/{id}` → 200/201 | create / replace: `{id, name?, baseUrl, cpoToken, payloadProtocol?, clientId?, clientSecret?, apiKey?, enabled?, ocpiPartnerId?, profileRoute?}` (`profileRoute` `ocpp-format` default, or `ocpi` with `ocpiPartnerId`); answer `{cpo, credentials: {tokenUrl, clientId, clientSecret?, apiKey?}, warnings?}` — generated or new secrets are shown once; `warnings` say what the OCPI link lacks (unknown / unregistered OCPI partner, no chargingprofiles RECEIVER endpoint …) without refusing the record |
  * | `DELETE /api/v1/cpos/{id}` | 409 `CpoInUse` while it has paired stations |
  * | `POST /api/v1/pairing-codes` `{userId?, cpoId?, ttlS?}` → 201 `{code, expiresAt, userId, cpoId}` | an SCSP-issued code for a user |
  * | `POST /api/v1/cpos/{id}/pairings` `{code, payloadProtocol?, userId?}` → 201 `{station, refreshed}` | redeem a CPO-issued code at the CPO; 404 `IncorrectPairingCode`, 502 `CpoUnavailable` |
@@ -22,7 +22,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
-import { type CpoRegistry, CpoInputError, isPayloadProtocol, parseCpo, publicCpo, PAYLOAD_PROTOCOLS } from './cpos.js';
+import { type Cpo, type CpoRegistry, CpoInputError, isPayloadProtocol, parseCpo, publicCpo, PAYLOAD_PROTOCOLS } from './cpos.js';
 import { type PairingService, type StationRecord, parseCode, UNPAIRED_MESSAGE } from './pairing.js';
 import { type SessionStore, type StationKey, sessionView } from './sessions.js';
 import type { PreferenceStore, PreferenceScope } from './preference-store.js';
@@ -76,6 +76,8 @@ export interface AdminRoutesDeps {
   log: Logger;
   /** The token endpoint URL CPOs use (shown with their credentials). */
   tokenUrl: () => string;
+  /** What a CPO record's OCPI link lacks (shown as `warnings`). */
+  cpoWarnings?: (cpo: Cpo) => Promise<string[]>;
 }
 
 function page(q: Record<string, string | undefined>): { limit: number; offset: number } {
@@ -130,9 +132,14 @@ export function registerAdminRoutes(http: FastifyInstance, deps: AdminRoutesDeps
     };
 
     // ── CPOs ──────────────────────────────────────────────────────────────────────────────
-    const withCredentials = (out: Awaited<ReturnType<CpoRegistry['upsert']>>) => ({
+    const warningsOf = async (cpo: Cpo): Promise<{ warnings?: string[] }> => {
+      const w = deps.cpoWarnings ? await deps.cpoWarnings(cpo) : [];
+      return w.length > 0 ? { warnings: w } : {};
+    };
+    const withCredentials = async (out: Awaited<ReturnType<CpoRegistry['upsert']>>) => ({
       cpo: publicCpo(out.cpo),
       credentials: { tokenUrl: deps.tokenUrl(), ...out.credentials },
+      ...(await warningsOf(out.cpo)),
     });
     app.get('/api/v1/cpos', async () => {
       const list = await deps.cpos.list();
@@ -143,16 +150,19 @@ export function registerAdminRoutes(http: FastifyInstance, deps: AdminRoutesDeps
       if (await deps.cpos.get(input.id)) throw new AdminError('AlreadyExists', `CPO '${input.id}' exists; use PUT /api/v1/cpos/${input.id} to replace it`);
       const out = await deps.cpos.upsert(input);
       deps.log.info({ cpoId: out.cpo.id }, 'CPO created');
-      return reply.code(201).send(withCredentials(out));
+      return reply.code(201).send(await withCredentials(out));
     });
-    app.get<{ Params: { id: string } }>('/api/v1/cpos/:id', async (req) => publicCpo(await cpoOr404(req.params.id)));
+    app.get<{ Params: { id: string } }>('/api/v1/cpos/:id', async (req) => {
+      const cpo = await cpoOr404(req.params.id);
+      return { ...publicCpo(cpo), ...(await warningsOf(cpo)) };
+    });
     app.put<{ Params: { id: string } }>('/api/v1/cpos/:id', async (req, reply) => {
       const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { ...(req.body as object), id: (req.body as { id?: unknown }).id ?? req.params.id } : req.body;
       const input = parseCpo(body);
       if (input.id !== req.params.id) throw new AdminError('BadRequest', 'id in the body differs from the path');
       const out = await deps.cpos.upsert(input);
       deps.log.info({ cpoId: out.cpo.id, created: out.created }, 'CPO saved');
-      return reply.code(out.created ? 201 : 200).send(withCredentials(out));
+      return reply.code(out.created ? 201 : 200).send(await withCredentials(out));
     });
     app.delete<{ Params: { id: string } }>('/api/v1/cpos/:id', async (req, reply) => {
       await cpoOr404(req.params.id);

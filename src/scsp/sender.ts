@@ -1,7 +1,15 @@
 /**
- * Sending a station's plan to its CPO. {@link ProfileSender} is the port (an OCPI ChargingProfiles
- * sender comes later as a second implementation); {@link OcppFormatSender} is the OCPP-format route of
- * protocols.md §1.6:
+ * Sending a station's plan to its CPO. {@link ProfileSender} is the port, with two implementations
+ * chosen per CPO record (`profileRoute`, cpos.ts) by {@link ProfileRouter}:
+ * - {@link OcppFormatSender} (`ocpp-format`, below): one station-level OCPP SetChargingProfile;
+ * - `OcpiProfileSender` (`ocpi`, src/ocpi/scsp/profile-sender.ts): OCPI ChargingProfiles, one
+ *   SetChargingProfile per session (the target's {@link TargetSession}s), results awaited on our
+ *   `response_url`.
+ *
+ * The station schedule handed to `prepare` is always the sum of the target's per-session schedules
+ * (driver.ts); a route uses whichever granularity its protocol has.
+ *
+ * The OCPP-format route of protocols.md §1.6:
  *
  *   POST {cpo base URL}/v1/cpo/chargingstations/{uid}/events/{payload-protocol}/SetChargingProfile
  *   Authorization: Bearer <the CPO's token for this SCSP>
@@ -20,28 +28,66 @@
  * | no answer (network, timeout) | — | `retry` |
  * | other 4xx | — | `rejected` |
  */
-import type { Cpo, PayloadProtocol } from './cpos.js';
+import type { Cpo, PayloadProtocol, ProfileRoute } from './cpos.js';
 import { type CpoClient, type CpoResponse, messageOf } from './cpo-client.js';
 import type { PowerSchedule } from './planner.js';
 import { checkRequest, setChargingProfileRequest } from './profile.js';
+
+/** One running session of the target station and its own part of the station schedule. */
+export interface TargetSession {
+  /** The SCSP's session id (`sessions.id`). */
+  id: string;
+  evseId: number;
+  /** The CPO's transaction id (for OCPI-fed sessions: the OCPI session id). */
+  transactionId: string | null;
+  /** `ocpp2.0.1` | `ocpp1.6` | `ocpi`: the feed that built the session. */
+  protocol: string;
+  /** The session's plan from the planning instant on (its EVSE maximum when the planner left it out). */
+  schedule: PowerSchedule;
+}
 
 export interface ProfileTarget {
   cpo: Cpo;
   uid: string;
   payloadProtocol: PayloadProtocol;
+  /** The running sessions the station schedule is the sum of (the driver always gives them). */
+  sessions?: readonly TargetSession[];
 }
 
 export type SendOutcome =
   | { kind: 'delivered'; status: number; response: string }
   | { kind: 'rejected'; status: number; message: string; response: string }
-  | { kind: 'retry'; status: number; message: string; response: string };
+  /** `retryAfterMs`: the peer asked us to wait (e.g. OCPI TOO_OFTEN); the next attempt is no sooner. */
+  | { kind: 'retry'; status: number; message: string; response: string; retryAfterMs?: number };
 
 export interface ProfileSender {
-  /** The route's name, for records and logs (`ocpp-format`, later `ocpi`). */
+  /** The route's name, for records and logs (`ocpp-format`, `ocpi`). */
   readonly route: string;
   /** The request body for a station's schedule (kept with the delivery, re-sent unchanged on retries). */
   prepare(target: ProfileTarget, schedule: PowerSchedule): unknown;
   send(target: ProfileTarget, request: unknown, signal: AbortSignal): Promise<SendOutcome>;
+  /**
+   * Stop steering a session: remove the profile this route set for it (OCPI: DELETE). Routes without a
+   * per-session remove (OCPP-format: the CPO drops TxProfiles at the end of their transaction and clears
+   * the SCSP's profiles on unpair) leave it out.
+   */
+  clear?(target: ProfileTarget, session: Pick<TargetSession, 'id' | 'evseId' | 'transactionId'>, signal?: AbortSignal): Promise<SendOutcome>;
+}
+
+/**
+ * Picks the route of each CPO record (`profileRoute`); a route without an implementation falls back to
+ * `ocpp-format`. Deliveries keep the sender that prepared them, so retries use the same route.
+ */
+export class ProfileRouter {
+  constructor(private readonly routes: Partial<Record<ProfileRoute, ProfileSender>> & { 'ocpp-format': ProfileSender }) {}
+
+  for(target: Pick<ProfileTarget, 'cpo'>): ProfileSender {
+    return this.routes[target.cpo.profileRoute] ?? this.routes['ocpp-format'];
+  }
+
+  get(route: ProfileRoute): ProfileSender | undefined {
+    return this.routes[route];
+  }
 }
 
 export function classify(res: CpoResponse): SendOutcome {

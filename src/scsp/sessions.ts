@@ -19,6 +19,15 @@
  *   lower register arrives late; `energy_wh` = register − start (never negative). Power and SoC are the
  *   latest values. An ended session has power 0.
  * - Charging state applies when its event is not older than the one that set the current state.
+ *
+ * Two feeds produce events: OCPP-format bodies (ingest.ts, protocol = the payload protocol) and OCPI
+ * Sessions (src/ocpi/scsp/mapping.ts, protocol `ocpi`, transactionId = the OCPI session id, energy as a
+ * register starting at 0). {@link SessionStore.ingest} takes either, optionally inside a caller's
+ * database transaction (the OCPI receiver stores its copy of the Session in the same one).
+ * - A CPO may feed one charging session through both (OCPP-format events *and* OCPI Sessions). The
+ *   OCPP-format feed wins: a session it creates on an EVSE ends an active OCPI-fed session there that
+ *   started within {@link TWIN_WINDOW_MS} of it (stopped reason `Twin`); the OCPI receiver links later
+ *   copies to the OCPP-format session instead of mapping them (src/ocpi/scsp/sessions.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Selectable, Updateable } from 'kysely';
@@ -28,6 +37,9 @@ import type { PayloadProtocol } from './cpos.js';
 import type { MeterReading, SessionEvent } from './ingest.js';
 
 export type SessionRow = Selectable<SessionsTable>;
+
+/** Where a session's events come from: an OCPP-format payload protocol, or OCPI Sessions. */
+export type SessionProtocol = PayloadProtocol | 'ocpi';
 
 export interface StationKey {
   cpoId: string;
@@ -86,7 +98,7 @@ export type IngestOutcome = { kind: 'applied'; sessionIds: string[] } | { kind: 
 
 export interface IngestRequest {
   station: StationKey;
-  pp: PayloadProtocol;
+  pp: SessionProtocol;
   action: string;
   body: unknown;
   key: string;
@@ -94,6 +106,9 @@ export interface IngestRequest {
   hash: string;
   events: SessionEvent[];
 }
+
+/** An OCPP-format session and an OCPI session on one EVSE that started this close are one charging session. */
+export const TWIN_WINDOW_MS = 10 * 60_000;
 
 const later = (a: string, b: string | null): boolean => b === null || a >= b;
 const maxTs = (a: string, b: string | null): string => (b === null || a > b ? a : b);
@@ -127,41 +142,47 @@ const round = (v: number): number => Math.round(v * 1000) / 1000;
 export class SessionStore {
   constructor(private readonly deps: { db: ScspKysely; clock: Clock }) {}
 
-  /** Applies one request's events with its idempotency record, atomically. */
-  async ingest(req: IngestRequest): Promise<IngestOutcome> {
+  /**
+   * Applies one request's events with its idempotency record, atomically — in its own database
+   * transaction, or in `trx` when the caller has one open (Kysely transactions do not nest).
+   */
+  async ingest(req: IngestRequest, trx?: ScspKysely): Promise<IngestOutcome> {
     const now = this.deps.clock.now().toISOString();
-    return this.deps.db.transaction().execute(async (trx) => {
-      const seen = await trx
-        .selectFrom('ingest_events')
-        .select(['body_hash'])
-        .where('cpo_id', '=', req.station.cpoId)
-        .where('idem_key', '=', req.key)
-        .executeTakeFirst();
-      if (seen) return seen.body_hash === req.hash || !req.keyFromHeader ? { kind: 'duplicate' as const } : { kind: 'conflict' as const };
-      const ids: string[] = [];
-      for (const ev of req.events) {
-        const id = await this.apply(trx, req.station, req.pp, ev, now);
-        if (id !== undefined && !ids.includes(id)) ids.push(id);
-      }
-      await trx
-        .insertInto('ingest_events')
-        .values({
-          cpo_id: req.station.cpoId,
-          idem_key: req.key,
-          body_hash: req.hash,
-          uid: req.station.uid,
-          protocol: req.pp,
-          action: req.action,
-          body: JSON.stringify(req.body),
-          session_id: ids[0] ?? null,
-          received_at: now,
-        })
-        .execute();
-      return { kind: 'applied' as const, sessionIds: ids };
-    });
+    if (trx) return this.ingestIn(trx, req, now);
+    return this.deps.db.transaction().execute((t) => this.ingestIn(t, req, now));
   }
 
-  private async apply(db: ScspKysely, st: StationKey, pp: PayloadProtocol, ev: SessionEvent, now: string): Promise<string | undefined> {
+  private async ingestIn(trx: ScspKysely, req: IngestRequest, now: string): Promise<IngestOutcome> {
+    const seen = await trx
+      .selectFrom('ingest_events')
+      .select(['body_hash'])
+      .where('cpo_id', '=', req.station.cpoId)
+      .where('idem_key', '=', req.key)
+      .executeTakeFirst();
+    if (seen) return seen.body_hash === req.hash || !req.keyFromHeader ? { kind: 'duplicate' as const } : { kind: 'conflict' as const };
+    const ids: string[] = [];
+    for (const ev of req.events) {
+      const id = await this.apply(trx, req.station, req.pp, ev, now);
+      if (id !== undefined && !ids.includes(id)) ids.push(id);
+    }
+    await trx
+      .insertInto('ingest_events')
+      .values({
+        cpo_id: req.station.cpoId,
+        idem_key: req.key,
+        body_hash: req.hash,
+        uid: req.station.uid,
+        protocol: req.pp,
+        action: req.action,
+        body: JSON.stringify(req.body),
+        session_id: ids[0] ?? null,
+        received_at: now,
+      })
+      .execute();
+    return { kind: 'applied' as const, sessionIds: ids };
+  }
+
+  private async apply(db: ScspKysely, st: StationKey, pp: SessionProtocol, ev: SessionEvent, now: string): Promise<string | undefined> {
     switch (ev.kind) {
       case 'transaction':
         return this.applyTransaction(db, st, pp, ev, now);
@@ -182,7 +203,7 @@ export class SessionStore {
     return q.orderBy('started_at', 'desc').execute();
   }
 
-  private async create(db: ScspKysely, st: StationKey, pp: PayloadProtocol, v: { evseId: number; transactionId: string | null; startedAt: string; state: 'active' | 'ended' }, now: string): Promise<SessionRow> {
+  private async create(db: ScspKysely, st: StationKey, pp: SessionProtocol, v: { evseId: number; transactionId: string | null; startedAt: string; state: 'active' | 'ended' }, now: string): Promise<SessionRow> {
     const row: SessionRow = {
       id: randomUUID(),
       cpo_id: st.cpoId,
@@ -227,7 +248,26 @@ export class SessionStore {
       .execute();
   }
 
-  private async applyTransaction(db: ScspKysely, st: StationKey, pp: PayloadProtocol, ev: Extract<SessionEvent, { kind: 'transaction' }>, now: string): Promise<string> {
+  /** An OCPP-format session was created: end the OCPI-fed twin on its EVSE (see the header). */
+  private async endOcpiTwin(db: ScspKysely, st: StationKey, pp: SessionProtocol, s: SessionRow, now: string): Promise<void> {
+    if (pp === 'ocpi' || !(s.evse_id > 0)) return;
+    const t = Date.parse(s.started_at);
+    const from = new Date(t - TWIN_WINDOW_MS).toISOString();
+    const to = new Date(t + TWIN_WINDOW_MS).toISOString();
+    await db
+      .updateTable('sessions')
+      .set({ state: 'ended', ended_at: s.started_at, stopped_reason: 'Twin', power_w: 0, updated_at: now })
+      .where('cpo_id', '=', st.cpoId)
+      .where('uid', '=', st.uid)
+      .where('evse_id', '=', s.evse_id)
+      .where('state', '=', 'active')
+      .where('protocol', '=', 'ocpi')
+      .where('started_at', '>=', from)
+      .where('started_at', '<=', to)
+      .execute();
+  }
+
+  private async applyTransaction(db: ScspKysely, st: StationKey, pp: SessionProtocol, ev: Extract<SessionEvent, { kind: 'transaction' }>, now: string): Promise<string> {
     let s: SessionRow | undefined;
     if (ev.transactionId !== undefined) {
       s = await this.byTx(db, st, ev.transactionId);
@@ -243,7 +283,10 @@ export class SessionStore {
     }
     if (!s) {
       s = await this.create(db, st, pp, { evseId: ev.evseId ?? 0, transactionId: ev.transactionId ?? null, startedAt: ev.timestamp, state: 'active' }, now);
-      if (ev.eventType !== 'Ended') await this.supersede(db, st, s.evse_id, s.id, ev.timestamp, now);
+      if (ev.eventType !== 'Ended') {
+        await this.endOcpiTwin(db, st, pp, s, now);
+        await this.supersede(db, st, s.evse_id, s.id, ev.timestamp, now);
+      }
     }
     const upd: Updateable<SessionsTable> = { updated_at: now, last_event_at: maxTs(ev.timestamp, s.last_event_at) };
     if (ev.timestamp < s.started_at) upd.started_at = ev.timestamp;
@@ -278,7 +321,7 @@ export class SessionStore {
     return s.id;
   }
 
-  private async applyMeter(db: ScspKysely, st: StationKey, pp: PayloadProtocol, ev: Extract<SessionEvent, { kind: 'meter' }>, now: string): Promise<string | undefined> {
+  private async applyMeter(db: ScspKysely, st: StationKey, pp: SessionProtocol, ev: Extract<SessionEvent, { kind: 'meter' }>, now: string): Promise<string | undefined> {
     await this.evseMeter(db, st, ev.evseId, ev.meter, now);
     let s: SessionRow | undefined;
     if (ev.transactionId !== undefined) {
@@ -291,6 +334,7 @@ export class SessionStore {
         } else {
           // A transaction whose start the SCSP never saw (paired mid-session, or the start was lost).
           s = await this.create(db, st, pp, { evseId: ev.evseId, transactionId: ev.transactionId, startedAt: ev.meter.timestamp, state: 'active' }, now);
+          await this.endOcpiTwin(db, st, pp, s, now);
           await this.supersede(db, st, s.evse_id, s.id, ev.meter.timestamp, now);
         }
       }
@@ -355,6 +399,11 @@ export class SessionStore {
       .offset(f.offset ?? 0)
       .execute();
     return { rows, total };
+  }
+
+  /** Active sessions on one EVSE, newest first (optionally inside a caller's transaction). */
+  async activeOn(st: StationKey, evseId: number, db: ScspKysely = this.deps.db): Promise<SessionRow[]> {
+    return this.activeOnEvse(db, st, evseId);
   }
 
   async active(stations: readonly StationKey[]): Promise<SessionRow[]> {

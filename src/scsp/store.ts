@@ -29,6 +29,10 @@ export interface CposTable {
   enabled: number;
   created_at: string;
   updated_at: string;
+  /** The CPO's OCPI registration at this SCSP (`ocpi_partners.id`); null: no OCPI link (migration 0003). */
+  ocpi_partner_id: string | null;
+  /** How plans reach the CPO: `ocpp-format` (protocols.md §1.6) or `ocpi` (OCPI ChargingProfiles) (migration 0003). */
+  profile_route: string;
 }
 
 export interface AccessTokensTable {
@@ -102,7 +106,7 @@ export interface SessionsTable {
   evse_id: number;
   /** The CPO's transaction id (2.0.1 string; 1.6 integer as text); null until a 1.6 start is correlated. */
   transaction_id: string | null;
-  /** Payload protocol of the events that built the session. */
+  /** Payload protocol of the events that built the session, or `ocpi` (built from OCPI Sessions; transaction_id = the OCPI session id). */
   protocol: string;
   state: string;
   charging_state: string | null;
@@ -168,6 +172,73 @@ export interface ProfileDeliveriesTable {
   next_attempt_at: string | null;
   created_at: string;
   updated_at: string;
+  /** The profile route that prepared and sent the request (`ocpp-format` | `ocpi`; migration 0003). */
+  route: string;
+}
+
+/**
+ * OCPI Sessions a CPO pushed to our `sessions` RECEIVER endpoint (src/ocpi/scsp/sessions.ts), with what
+ * the SCSP made of them and the ChargingProfiles state of each (migration 0003). Key: the OCPI partner and
+ * the session's URL ids (`country_code`/`party_id` upper-case, `session_key` = the id lower-cased:
+ * CiStrings are case-insensitive).
+ */
+export interface OcpiSessionsTable {
+  partner_id: string;
+  country_code: string;
+  party_id: string;
+  session_key: string;
+  /** The id as the CPO sent it. */
+  session_id: string;
+  /** The CPO record the partner was linked to when the session arrived. */
+  cpo_id: string;
+  location_id: string;
+  evse_uid: string;
+  connector_id: string;
+  status: string;
+  /** `last_updated` of the stored object (ISO, UTC). */
+  last_updated: string;
+  /** The stored Session object (JSON): PUT replaces it, PATCH merges (charging_periods appended). */
+  object: string;
+  /** The paired station (`stations.uid`) and EVSE the session maps to; null when none. */
+  uid: string | null;
+  evse_id: number | null;
+  /** The SCSP session (`sessions.id`) it feeds or is the twin of. */
+  scsp_session_id: string | null;
+  /** Why it is not (or not itself) mapped, for operators. */
+  map_note: string | null;
+  /** ChargingProfiles: `set` (the CPO accepted our last profile) · `rejected` · `cleared`; null: never sent. */
+  profile_state: string | null;
+  /** The last ChargingProfile accepted (JSON) and when. */
+  profile: string | null;
+  profile_at: string | null;
+  /** The latest ActiveChargingProfile the CPO reported (JSON: PUT on our sender endpoint or a GET's result). */
+  active_profile: string | null;
+  active_profile_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** ChargingProfiles requests we sent (PUT / DELETE / GET), addressed by the `response_url` we generated. */
+export interface OcpiProfileRequestsTable {
+  request_id: string;
+  /** `set` | `clear` | `get`. */
+  kind: string;
+  partner_id: string;
+  /** The OCPI session (its key in `ocpi_sessions` and the id sent in the URL). */
+  country_code: string;
+  party_id: string;
+  session_key: string;
+  session_id: string;
+  /** The charging_profile sent (JSON), for `set`. */
+  body: string | null;
+  /** The CPO's synchronous ChargingProfileResponse `result` (or why none). */
+  sync_result: string | null;
+  /** The asynchronous result (`ACCEPTED` | `REJECTED` | `UNKNOWN`) and its body (JSON). */
+  result: string | null;
+  result_body: string | null;
+  answered_at: string | null;
+  created_at: string;
+  expires_at: string;
 }
 
 export interface ScspDatabase {
@@ -182,6 +253,8 @@ export interface ScspDatabase {
   preferences: PreferencesTable;
   ingest_events: IngestEventsTable;
   profile_deliveries: ProfileDeliveriesTable;
+  ocpi_sessions: OcpiSessionsTable;
+  ocpi_profile_requests: OcpiProfileRequestsTable;
   /** OCPI 2.2.1 partners (src/ocpi/storage.ts; the CSMS's database has the same table). */
   ocpi_partners: OcpiPartnersTable;
 }
@@ -342,6 +415,63 @@ const MIGRATIONS: Record<string, Migration> = {
     // OCPI 2.2.1 partners (issue 8), the same table as the CSMS's.
     async up(db: Kysely<any>) {
       await createOcpiPartnersTable(db);
+    },
+  },
+  '0003_ocpi_sessions': {
+    // OCPI second wave (issue 8 §5): a CPO record names its OCPI registration and its profile route;
+    // deliveries say which route sent them; received OCPI Sessions and ChargingProfiles requests.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('cpos').addColumn('ocpi_partner_id', 'text').execute();
+      await db.schema.alterTable('cpos').addColumn('profile_route', 'text', (c) => c.notNull().defaultTo('ocpp-format')).execute();
+      await db.schema.createIndex('cpos_ocpi_partner').on('cpos').column('ocpi_partner_id').unique().execute(); // SQLite: NULLs never clash
+      await db.schema.alterTable('profile_deliveries').addColumn('route', 'text', (c) => c.notNull().defaultTo('ocpp-format')).execute();
+      await db.schema
+        .createTable('ocpi_sessions')
+        .addColumn('partner_id', 'text', (c) => c.notNull())
+        .addColumn('country_code', 'text', (c) => c.notNull())
+        .addColumn('party_id', 'text', (c) => c.notNull())
+        .addColumn('session_key', 'text', (c) => c.notNull())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('cpo_id', 'text', (c) => c.notNull())
+        .addColumn('location_id', 'text', (c) => c.notNull())
+        .addColumn('evse_uid', 'text', (c) => c.notNull())
+        .addColumn('connector_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('last_updated', 'text', (c) => c.notNull())
+        .addColumn('object', 'text', (c) => c.notNull())
+        .addColumn('uid', 'text')
+        .addColumn('evse_id', 'integer')
+        .addColumn('scsp_session_id', 'text')
+        .addColumn('map_note', 'text')
+        .addColumn('profile_state', 'text')
+        .addColumn('profile', 'text')
+        .addColumn('profile_at', 'text')
+        .addColumn('active_profile', 'text')
+        .addColumn('active_profile_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('ocpi_sessions_pk', ['partner_id', 'country_code', 'party_id', 'session_key'])
+        .execute();
+      await db.schema.createIndex('ocpi_sessions_station').on('ocpi_sessions').columns(['cpo_id', 'uid', 'status']).execute();
+      await db.schema.createIndex('ocpi_sessions_scsp_session').on('ocpi_sessions').column('scsp_session_id').execute();
+      await db.schema
+        .createTable('ocpi_profile_requests')
+        .addColumn('request_id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('partner_id', 'text', (c) => c.notNull())
+        .addColumn('country_code', 'text', (c) => c.notNull())
+        .addColumn('party_id', 'text', (c) => c.notNull())
+        .addColumn('session_key', 'text', (c) => c.notNull())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('body', 'text')
+        .addColumn('sync_result', 'text')
+        .addColumn('result', 'text')
+        .addColumn('result_body', 'text')
+        .addColumn('answered_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('ocpi_profile_requests_expiry').on('ocpi_profile_requests').column('expires_at').execute();
     },
   },
 };

@@ -376,6 +376,25 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('ocpi_sessions_session').on('ocpi_sessions').column('session_id').execute();
       },
     },
+    '0009_ocpi_charging_preferences': {
+      // OCPI Sessions (issue 8 §3): the ChargingPreferences an OCPI partner PUT on a session it sees
+      // (`PUT {sessions}/{session_id}/charging_preferences`), the latest per partner and session.
+      // `discharge_allowed` is 0/1/null; `energy_need` kWh; `departure_time` an ISO date-time.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('ocpi_charging_preferences')
+          .addColumn('partner_id', 'text', (c) => c.notNull())
+          .addColumn('session_id', 'text', (c) => c.notNull())
+          .addColumn('profile_type', 'text', (c) => c.notNull())
+          .addColumn('departure_time', 'text')
+          .addColumn('energy_need', real)
+          .addColumn('discharge_allowed', 'integer')
+          .addColumn('result', 'text', (c) => c.notNull())
+          .addColumn('received_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('ocpi_charging_preferences_pk', ['partner_id', 'session_id'])
+          .execute();
+      },
+    },
   };
 }
 

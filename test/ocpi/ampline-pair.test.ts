@@ -42,7 +42,13 @@ for (const [receiverName, senderName] of [
       assert.equal(reg.body.state, 'registered');
       assert.equal(reg.body.version, '2.2.1');
       assert.deepEqual(reg.body.roles, [expectRole]);
-      assert.deepEqual(reg.body.endpoints, [{ identifier: 'credentials', role: 'SENDER', url: `${receiver.url}/ocpi/2.2.1/credentials` }]);
+      // The receiver's functional modules: a CPO sends sessions and receives profiles, an SCSP the opposite.
+      const [sessionsRole, profilesRole] = receiverName === 'csms' ? ['SENDER', 'RECEIVER'] : ['RECEIVER', 'SENDER'];
+      assert.deepEqual(reg.body.endpoints, [
+        { identifier: 'credentials', role: 'SENDER', url: `${receiver.url}/ocpi/2.2.1/credentials` },
+        { identifier: 'sessions', role: sessionsRole, url: `${receiver.url}/ocpi/2.2.1/sessions` },
+        { identifier: 'chargingprofiles', role: profilesRole, url: `${receiver.url}/ocpi/2.2.1/chargingprofiles` },
+      ]);
       assert.equal(reg.body.name, expectRole.business_details.name);
       assert.equal(reg.body.inboundToken.kind, 'B');
       assert.equal(reg.body.outboundToken, '***');

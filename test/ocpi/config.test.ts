@@ -12,11 +12,15 @@ test('CSMS: AMPLINE_PUBLIC_URL and AMPLINE_OCPI_* (defaults NL / AMP / "Ampline 
     const base = { AMPLINE_API_KEY: 'k'.repeat(12) };
     const d = loadConfig(base, { dataDir: dir });
     assert.equal(d.publicUrl, undefined);
-    assert.deepEqual(d.ocpi, { countryCode: 'NL', partyId: 'AMP', businessName: 'Ampline CPO' });
+    const { chargingProfiles, sessions, ...party } = d.ocpi;
+    assert.deepEqual(party, { countryCode: 'NL', partyId: 'AMP', businessName: 'Ampline CPO' });
+    assert.equal(sessions.updateIntervalS, 60);
+    assert.equal(sessions.currency, 'EUR');
+    assert.ok(chargingProfiles.minIntervalS >= 0 && chargingProfiles.activeHorizonS >= 300);
     const c = loadConfig({ ...base, AMPLINE_PUBLIC_URL: 'https://cpo.example.com/', AMPLINE_OCPI_COUNTRY_CODE: 'be', AMPLINE_OCPI_PARTY_ID: 'x1z', AMPLINE_OCPI_BUSINESS_NAME: 'Énergie SA' }, { dataDir: dir });
     assert.equal(c.publicUrl, 'https://cpo.example.com');
-    assert.deepEqual(c.ocpi, { countryCode: 'BE', partyId: 'X1Z', businessName: 'Énergie SA' });
-    for (const [k, v] of [['AMPLINE_PUBLIC_URL', 'ftp://x'], ['AMPLINE_OCPI_COUNTRY_CODE', 'NLD'], ['AMPLINE_OCPI_PARTY_ID', 'AM'], ['AMPLINE_OCPI_BUSINESS_NAME', 'a\nb']] as const) {
+    assert.deepEqual([c.ocpi.countryCode, c.ocpi.partyId, c.ocpi.businessName], ['BE', 'X1Z', 'Énergie SA']);
+    for (const [k, v] of [['AMPLINE_PUBLIC_URL', 'ftp://x'], ['AMPLINE_OCPI_COUNTRY_CODE', 'NLD'], ['AMPLINE_OCPI_PARTY_ID', 'AM'], ['AMPLINE_OCPI_BUSINESS_NAME', 'a\nb'], ['AMPLINE_OCPI_CURRENCY', 'EURO'], ['AMPLINE_OCPI_SESSION_UPDATE_INTERVAL_S', '0'], ['AMPLINE_OCPI_ACTIVE_PROFILE_HORIZON_S', '60']] as const) {
       assert.throws(() => loadConfig({ ...base, [k]: v }, { dataDir: dir }), (e: Error) => e instanceof ConfigError && e.message.includes(k), k);
     }
   } finally {
@@ -46,7 +50,11 @@ test('the advertised URLs follow AMPLINE_PUBLIC_URL', async () => {
   const csms = await startTestCsms({ env: { AMPLINE_PUBLIC_URL: 'https://cpo.example.com/base' } });
   try {
     assert.equal(csms.ocpi.versionsUrl(), 'https://cpo.example.com/base/ocpi/versions');
-    assert.deepEqual(csms.ocpi.endpoints(), [{ identifier: 'credentials', role: 'SENDER', url: 'https://cpo.example.com/base/ocpi/2.2.1/credentials' }]);
+    assert.deepEqual(csms.ocpi.endpoints(), [
+      { identifier: 'credentials', role: 'SENDER', url: 'https://cpo.example.com/base/ocpi/2.2.1/credentials' },
+      { identifier: 'sessions', role: 'SENDER', url: 'https://cpo.example.com/base/ocpi/2.2.1/sessions' },
+      { identifier: 'chargingprofiles', role: 'RECEIVER', url: 'https://cpo.example.com/base/ocpi/2.2.1/chargingprofiles' },
+    ]);
   } finally {
     await csms.destroy();
   }

@@ -2,14 +2,17 @@
  * `/api/v1` for the SCSP link (issue 6 §1–2): SCSP partners (admin scope; secrets never shown), pairing
  * codes for customers, pairing with a code the SCSP issued, the current pairing of a station and
  * unpairing it. The work is done by src/scsp-link (PartnerService, PairingService); this file maps it
- * to HTTP and the error catalogue.
+ * to HTTP and the error catalogue. A partner may name its OCPI registration (`ocpiPartnerId`): its paired
+ * stations' sessions then go to that OCPI partner as OCPI Sessions (src/ocpi/cpo/sessions.ts), and
+ * `sessionData` says whether OCPP-format events (seed 001) are forwarded as well (`ocpp`) or not (`ocpi`).
  *
  * The ScspLink is reached through a getter: the composition root builds it after the API is declared.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.js';
 import type { ScspLink } from '../../scsp-link/index.js';
-import { DuplicateInboundTokenError, PAYLOAD_PROTOCOLS, type Partner, parsePartner, publicPartner } from '../../scsp-link/partners.js';
+import { DuplicateInboundTokenError, PAYLOAD_PROTOCOLS, SESSION_DATA, type Partner, parsePartner, publicPartner } from '../../scsp-link/partners.js';
+import { PARTNER_ID_PATTERN } from '../../ocpi/admin.js';
 import {
   DEFAULT_CODE_TTL_S,
   IncorrectCodeError,
@@ -25,7 +28,7 @@ import {
 import { NoEvsesKnownError } from '../../scsp-link/station-description.js';
 import { ConfigError } from '../../config.js';
 import { ApiError, toApiError } from '../errors.js';
-import { type JsonSchema, type RouteSpec, linkHeaderDoc, nullable, pageOf, pageSchema, paginationProps, ref, sendPage } from './http.js';
+import { type JsonSchema, type RouteSpec, linkHeaderDoc, nullable, pageOf, pageSchema, paginationProps, ref, sendPage, stationOr404 } from './http.js';
 
 export interface ScspApiDeps {
   db: Kysely<Database>;
@@ -61,13 +64,26 @@ const PARTNER_INPUT: JsonSchema = {
       description: 'The bearer token this SCSP presents on `/v1/cpo/...` (only its SHA-256 is stored; unique across partners).',
     },
     enabled: { type: 'boolean', default: true, description: 'A disabled partner is refused on `/v1/cpo/...` (401) and cannot be paired with.' },
+    ocpiPartnerId: nullable('string', {
+      pattern: PARTNER_ID_PATTERN,
+      description:
+        "The partner's OCPI registration (`/api/v1/ocpi/partners/{id}`). Once that OCPI partner is registered and lists a `sessions` RECEIVER endpoint, " +
+        'the sessions of stations paired with this SCSP are pushed to it as OCPI Sessions, listed in its OCPI Sessions GET, and it may steer them with OCPI ChargingProfiles. ' +
+        '`null` or absent: no OCPI link.',
+    }),
+    sessionData: {
+      type: 'string',
+      enum: [...SESSION_DATA],
+      default: 'ocpp',
+      description: '`ocpp`: transaction events and meter values are forwarded in OCPP format (seed 001); `ocpi`: the partner gets OCPI Sessions only (needs `ocpiPartnerId`).',
+    },
   },
 };
 
 export const scspComponents: Record<string, JsonSchema> = {
   ScspPartner: {
     type: 'object',
-    required: ['id', 'name', 'baseUrl', 'tokenUrl', 'clientId', 'clientSecret', 'apiKey', 'payloadProtocol', 'enabled', 'pairedStations'],
+    required: ['id', 'name', 'baseUrl', 'tokenUrl', 'clientId', 'clientSecret', 'apiKey', 'payloadProtocol', 'enabled', 'ocpiPartnerId', 'sessionData', 'pairedStations'],
     properties: {
       id: { type: 'string' },
       name: { type: 'string' },
@@ -79,6 +95,8 @@ export const scspComponents: Record<string, JsonSchema> = {
       apiKey: { type: 'string', enum: [MASK], description: 'The static `ApiKey` header; never shown.' },
       payloadProtocol: { type: 'string', enum: [...PAYLOAD_PROTOCOLS] },
       enabled: { type: 'boolean' },
+      ocpiPartnerId: nullable('string', { description: 'The OCPI partner its paired stations\' sessions go to as OCPI Sessions; null: none.' }),
+      sessionData: { type: 'string', enum: [...SESSION_DATA], description: '`ocpp`: OCPP-format events (seed 001) · `ocpi`: OCPI Sessions only.' },
       pairedStations: { type: 'integer', minimum: 0, description: 'Stations paired with this partner now.' },
     },
   },
@@ -198,11 +216,12 @@ const pairingView = (p: Pairing) => ({ stationId: p.stationId, partnerId: p.part
 
 export function scspRoutes(deps: ScspApiDeps): RouteSpec[] {
   const { db } = deps;
-  const partnerView = async (p: Partner) => ({ ...publicPartner(p), pairedStations: await deps.scsp().pairing.countForPartner(p.id) });
-  const stationOr404 = async (id: string) => {
-    const row = await db.selectFrom('stations').select('id').where('id', '=', id).executeTakeFirst();
-    if (!row) throw new ApiError('UnknownStation', `Unknown charging station '${id}'`);
-  };
+  const partnerView = async (p: Partner) => ({
+    ...publicPartner(p),
+    ocpiPartnerId: p.ocpiPartnerId ?? null,
+    sessionData: p.sessionData,
+    pairedStations: await deps.scsp().pairing.countForPartner(p.id),
+  });
 
   return [
     // ── partners ──────────────────────────────────────────────────────────────────────────────
@@ -390,8 +409,7 @@ export function scspRoutes(deps: ScspApiDeps): RouteSpec[] {
       responses: { 200: { description: 'The pairing.', schema: ref('Pairing') } },
       errors: [404],
       async handler(req) {
-        const { id } = req.params as { id: string };
-        await stationOr404(id);
+        const { id } = await stationOr404(db, req);
         const p = await deps.scsp().pairing.get(id);
         if (!p) throw new ApiError('NotPaired', `Charging station '${id}' is not paired with an SCSP`);
         return pairingView(p);
@@ -419,9 +437,8 @@ export function scspRoutes(deps: ScspApiDeps): RouteSpec[] {
       responses: { 200: { description: 'Unpaired.', schema: ref('UnpairResult') } },
       errors: [404, 502],
       async handler(req) {
-        const { id } = req.params as { id: string };
+        const { id } = await stationOr404(db, req);
         const { force } = req.query as { force?: boolean };
-        await stationOr404(id);
         const res = await guarded(() => deps.scsp().pairing.unpairFromCpo(id, { force: force === true }));
         return { ...pairingView(res.pairing), scspStatus: res.scspStatus ?? null };
       },

@@ -13,11 +13,12 @@
  * - `connector_id` = the connector id as text (`"1"` when unknown).
  */
 import { createHash } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import type { Expression, ExpressionBuilder, Kysely, Selectable, SqlBool } from 'kysely';
 import type { Database, TransactionsTable } from '../../store/schema.js';
 import type { DomainEvents } from '../../services/events.js';
 import type { SmartChargingService } from '../../services/smart-charging.js';
 import type { CommandService } from '../../services/commands.js';
+import type { CsmsConfig } from '../../config.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/log.js';
 
@@ -28,6 +29,8 @@ export interface CpoOcpiContext {
   events: DomainEvents;
   smart: SmartChargingService;
   commands: CommandService;
+  /** The CSMS configuration (OCPI module settings, OCPP call timeout); absent in some unit tests: defaults apply. */
+  config?: Pick<CsmsConfig, 'ocpi' | 'ocpp'> | undefined;
 }
 
 const CI_STRING_36 = /^[\x21-\x7e]{1,36}$/;
@@ -59,6 +62,15 @@ export async function ocpiPartnerOfStation(db: Kysely<Database>, stationId: stri
   return { ocpiPartnerId: r.ocpiPartnerId, scspPartnerId: r.scspPartnerId, sessionData: r.sessionData };
 }
 
+/**
+ * Only sessions that overlap the current pairing: a partner paired today does not see (nor steer) the
+ * station's sessions that ended before it was paired. A session running when the pairing was made is
+ * the partner's (it may be paired mid-session). ISO-8601 UTC texts compare as instants.
+ */
+export function pairedDuringSession(eb: ExpressionBuilder<Database & { pairings: Database['pairings'] }, 'transactions' | 'pairings'>): Expression<SqlBool> {
+  return eb.or([eb('transactions.stopped_at', 'is', null), eb('transactions.stopped_at', '>=', eb.ref('pairings.paired_at'))]);
+}
+
 /** The session (transaction) with this id if the OCPI partner may see it; undefined otherwise (unknown or not theirs). */
 export async function sessionForPartner(db: Kysely<Database>, ocpiPartnerId: string, sessionId: string): Promise<TransactionRow | undefined> {
   if (!CI_STRING_36.test(sessionId)) return undefined;
@@ -70,5 +82,6 @@ export async function sessionForPartner(db: Kysely<Database>, ocpiPartnerId: str
     .where('transactions.id', '=', sessionId)
     .where('scsp_partners.ocpi_partner_id', '=', ocpiPartnerId)
     .where('scsp_partners.enabled', '=', 1)
+    .where(pairedDuringSession)
     .executeTakeFirst();
 }
