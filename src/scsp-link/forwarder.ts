@@ -4,12 +4,17 @@
  *
  * - **Wake-ups**: right after the commit that wrote rows (`wake`), after a backoff delay (a timer per
  *   station), and on a poll (`pollIntervalMs`, default 2 s; also at start-up, so a restart resumes).
+ *   After failed deliveries to a partner (no answer, 5xx, …; not 429), its first success ends every
+ *   backoff wait for that partner: the waiting head rows become due now (`next_attempt_at`) and their
+ *   stations are queued at once (at most once per `recoveryMinIntervalMs`, default 1 s), so a backlog
+ *   drains as soon as the SCSP is back instead of after each station's backoff (up to 5 min).
  * - **Order**: a station's rows go out strictly in `id` order: only its oldest `pending` row is ever in
  *   flight, and while that row waits for a retry the station's queue waits too. Different stations
  *   are delivered in parallel (`concurrency`, default 16), each taking at most `rowsPerTurn` rows
- *   before letting others go first.
- * - **Delivery**: `ScspClient.post` (Bearer + ApiKey, one token refresh on 401) with
- *   `Idempotency-Key: <row key>`.
+ *   before letting others go first. A turn looks the station's pairing and partner up once.
+ * - **Delivery**: `ScspClient.post` (keep-alive connection pool; Bearer + ApiKey, one token refresh on
+ *   401) with `Idempotency-Key: <row key>`. Outcome updates go through a group commit: deliveries
+ *   that end together are marked in one database transaction.
  *   - 2xx → `delivered`.
  *   - 401 (after the client's refresh), 408, 425, 429, 5xx, no answer (status 0), anything not 4xx
  *     → retry: exponential backoff from `retryBaseMs` (1 s) doubling up to `retryMaxMs` (5 min), with
@@ -17,11 +22,12 @@
  *   - Other 4xx (400, 404, …) → `dead` (dead letter, `last_error` kept); the station's next row follows.
  *   - After `maxAttempts` tries (default 200) or when a row is older than `maxAgeMs` (default 48 h)
  *     when its turn comes → `dead`. `POST /api/v1/outbox/{id}/retry` makes a dead row pending again.
- *   - The station is no longer paired with the row's partner, or the partner is disabled or removed
- *     → `cancelled` (not sent).
- * - **Crash safety**: the row is marked only after the SCSP answered; a crash in between re-sends it
- *   (at-least-once — the unchanged idempotency key lets the SCSP drop the copy). A row whose reading
- *   was replaced while it was in flight (meter aggregation) changes key and is sent again.
+ *   - The station is no longer paired with the row's partner, or the partner is disabled, removed or
+ *     now takes OCPI Sessions (`sessionData` `ocpi`) → `cancelled` (not sent).
+ * - **Crash safety**: the row is marked only after the SCSP answered (and the station's next row is
+ *   sent only after that mark committed); a crash in between re-sends it (at-least-once — the
+ *   unchanged idempotency key lets the SCSP drop the copy). A row whose reading was replaced while it
+ *   was in flight (meter aggregation) changes key and is sent again.
  */
 import type { Kysely, Selectable } from 'kysely';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -33,6 +39,7 @@ import { DEFAULT_SCSP_FORWARDING, type ScspForwardingConfig } from '../config.js
 import type { ScspClient, ScspResponse } from './client.js';
 import type { Partner, PartnerService } from './partners.js';
 import { OutboxWriter } from './outbox.js';
+import { GroupCommit } from '../store/group-commit.js';
 
 // ── metrics ──────────────────────────────────────────────────────────────────────────────────
 
@@ -149,6 +156,8 @@ export interface ForwarderOptions {
   /** 0: no limit. */
   maxAgeMs: number;
   rowsPerTurn: number;
+  /** After failures, the first success wakes the partner's backed-off stations — at most this often. */
+  recoveryMinIntervalMs: number;
 }
 
 export const DEFAULT_FORWARDER_OPTIONS: ForwarderOptions = {
@@ -159,6 +168,7 @@ export const DEFAULT_FORWARDER_OPTIONS: ForwarderOptions = {
   maxAttempts: 200,
   maxAgeMs: 48 * 3600 * 1000,
   rowsPerTurn: 100,
+  recoveryMinIntervalMs: 1000,
 };
 
 export interface ForwarderDeps {
@@ -170,27 +180,59 @@ export interface ForwarderDeps {
   metrics: ForwardingMetrics;
   options?: Partial<ForwarderOptions>;
   random?: () => number;
+  /** Group commit for the outcome updates (default: the forwarder's own). */
+  writer?: GroupCommit;
 }
 
 type OutboxRow = Selectable<Database['outbox']>;
 
+/** A station's pairing and its partner, looked up once per dispatcher turn. */
+interface StationTarget {
+  /** The partner the station is paired with now; undefined: not paired. */
+  pairedWith: string | undefined;
+  /** That partner; undefined: removed. */
+  partner: Partner | undefined;
+}
+
+/** Why a row for `partnerId` must not be sent to the station's current target (undefined: send it). */
+function cancelReason(t: StationTarget, partnerId: string): string | undefined {
+  if (t.pairedWith === undefined) return 'station is no longer paired';
+  if (t.pairedWith !== partnerId) return `station is now paired with partner ${t.pairedWith}`;
+  if (!t.partner) return 'partner removed';
+  if (!t.partner.enabled) return 'partner disabled';
+  if (t.partner.sessionData === 'ocpi') return 'partner takes OCPI Sessions (session data "ocpi"), not OCPP-format events';
+  return undefined;
+}
+
+/** Rows read per query beyond the one being sent (the last row read is always read again, see `drain`). */
+const READ_AHEAD = 16;
+
 export class Forwarder {
   private readonly opts: ForwarderOptions;
+  private readonly writer: GroupCommit;
   /** Stations waiting for a worker, in arrival order. */
   private readonly ready = new Set<string>();
   private readonly running = new Map<string, Promise<void>>();
   /** Stations woken while their worker ran: look again when it ends. */
   private readonly again = new Set<string>();
-  /** Stations blocked until their head row's next attempt. */
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Stations blocked until their head row's next attempt, and that row's partner. */
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; partnerId: string }>();
   /** The row being sent, per station. */
   private readonly sending = new Map<string, number>();
+  /** Partners with a failed delivery (no answer, 5xx, …) since their last success. */
+  private readonly failing = new Set<string>();
+  /** Per partner: when its backed-off stations were last woken (performance.now()), and a deferred wake-up. */
+  private readonly lastRecovery = new Map<string, number>();
+  private readonly recoveryTimers = new Map<string, NodeJS.Timeout>();
+  /** Partners as last read, with the columns that tell whether the row changed since. */
+  private readonly partnerCache = new Map<string, { version: string; partner: Partner }>();
   private pollTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private stopped = false;
 
   constructor(private readonly deps: ForwarderDeps) {
     this.opts = { ...DEFAULT_FORWARDER_OPTIONS, ...deps.options };
+    this.writer = deps.writer ?? new GroupCommit(deps.db);
   }
 
   start(): void {
@@ -203,8 +245,10 @@ export class Forwarder {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pollTimer);
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
+    for (const t of this.recoveryTimers.values()) clearTimeout(t);
+    this.recoveryTimers.clear();
     this.ready.clear();
     const busy = [...this.running.values()];
     if (busy.length > 0) await Promise.race([Promise.allSettled(busy), new Promise((r) => setTimeout(r, 5000).unref())]);
@@ -222,7 +266,7 @@ export class Forwarder {
     const t = this.timers.get(stationId);
     if (t) {
       if (!opts.force) return;
-      clearTimeout(t);
+      clearTimeout(t.timer);
       this.timers.delete(stationId);
     }
     if (this.running.has(stationId)) {
@@ -274,36 +318,58 @@ export class Forwarder {
     }
   }
 
-  private schedule(stationId: string, delayMs: number): void {
+  private schedule(stationId: string, partnerId: string, delayMs: number): void {
     const old = this.timers.get(stationId);
-    if (old) clearTimeout(old);
-    const t = setTimeout(() => {
+    if (old) clearTimeout(old.timer);
+    const timer = setTimeout(() => {
       this.timers.delete(stationId);
       this.wake(stationId);
     }, Math.max(0, Math.min(delayMs, 2 ** 31 - 1)));
-    t.unref();
-    this.timers.set(stationId, t);
+    timer.unref();
+    this.timers.set(stationId, { timer, partnerId });
   }
 
-  private async target(row: OutboxRow): Promise<{ partner: Partner } | { cancel: string }> {
-    const pairing = await this.deps.db.selectFrom('pairings').select('partner_id').where('station_id', '=', row.station_id).executeTakeFirst();
-    if (!pairing) return { cancel: 'station is no longer paired' };
-    if (pairing.partner_id !== row.partner_id) return { cancel: `station is now paired with partner ${pairing.partner_id}` };
-    const partner = await this.deps.partners.get(row.partner_id);
-    if (!partner) return { cancel: 'partner removed' };
-    if (!partner.enabled) return { cancel: 'partner disabled' };
-    return { partner };
+  /**
+   * The station's pairing and partner (one query; the partner object is reused while the columns that
+   * matter — `updated_at`, `enabled`, `session_data`, `base_url`, `api_key` — are unchanged).
+   */
+  private async lookup(stationId: string): Promise<StationTarget> {
+    const r = await this.deps.db
+      .selectFrom('pairings')
+      .leftJoin('scsp_partners', 'scsp_partners.id', 'pairings.partner_id')
+      .select([
+        'pairings.partner_id as pairedWith',
+        'scsp_partners.id as partnerId',
+        'scsp_partners.updated_at as updatedAt',
+        'scsp_partners.enabled as enabled',
+        'scsp_partners.session_data as sessionData',
+        'scsp_partners.base_url as baseUrl',
+        'scsp_partners.api_key as apiKey',
+      ])
+      .where('pairings.station_id', '=', stationId)
+      .executeTakeFirst();
+    if (!r) return { pairedWith: undefined, partner: undefined };
+    if (r.partnerId === null || r.partnerId === undefined) return { pairedWith: r.pairedWith, partner: undefined };
+    const version = `${r.updatedAt}\u0000${r.enabled}\u0000${r.sessionData}\u0000${r.baseUrl}\u0000${r.apiKey}`;
+    const hit = this.partnerCache.get(r.pairedWith);
+    if (hit && hit.version === version) return { pairedWith: r.pairedWith, partner: hit.partner };
+    const partner = await this.deps.partners.get(r.pairedWith);
+    if (partner) this.partnerCache.set(r.pairedWith, { version, partner });
+    else this.partnerCache.delete(r.pairedWith);
+    return { pairedWith: r.pairedWith, partner };
   }
 
   /** Close a row (dead / cancelled) unless it changed meanwhile. */
   private async close(row: OutboxRow, state: 'dead' | 'cancelled', error: string, attempts = row.attempts): Promise<boolean> {
-    const res = await this.deps.db
-      .updateTable('outbox')
-      .set({ state, attempts, last_error: error })
-      .where('id', '=', row.id)
-      .where('idempotency_key', '=', row.idempotency_key)
-      .where('state', '=', 'pending')
-      .executeTakeFirst();
+    const res = await this.writer.run((trx) =>
+      trx
+        .updateTable('outbox')
+        .set({ state, attempts, last_error: error })
+        .where('id', '=', row.id)
+        .where('idempotency_key', '=', row.idempotency_key)
+        .where('state', '=', 'pending')
+        .executeTakeFirst(),
+    );
     const closed = Number(res.numUpdatedRows) > 0;
     if (closed) {
       this.deps.metrics.failures.inc({ partner: row.partner_id, kind: row.kind, outcome: state });
@@ -313,76 +379,100 @@ export class Forwarder {
     return closed;
   }
 
+  /**
+   * One turn of a station: up to `rowsPerTurn` rows, in id order, the pairing and partner looked up
+   * once. Rows are read READ_AHEAD at a time; the last row of a read may be the station's newest
+   * pending row, which meter aggregation may still rewrite (outbox.ts `coalesce`) until it is marked as
+   * being sent — so it is sent only when read again as the head of the next read (or when it is the
+   * only row read). Every row before it has a newer pending row behind it and is left alone.
+   */
   private async drain(stationId: string): Promise<void> {
-    for (let n = 0; n < this.opts.rowsPerTurn; n++) {
+    let target: StationTarget | undefined;
+    const targetOf = async (): Promise<StationTarget> => (target ??= await this.lookup(stationId));
+    let left = this.opts.rowsPerTurn;
+    while (left > 0) {
       if (this.stopped) return;
-      const row: OutboxRow | undefined = await this.deps.db
+      const rows: OutboxRow[] = await this.deps.db
         .selectFrom('outbox')
         .selectAll()
         .where('state', '=', 'pending')
         .where('station_id', '=', stationId)
         .orderBy('id')
-        .limit(1)
-        .executeTakeFirst();
-      if (!row) return;
-      // From here on the outbox writer leaves this row's reading alone (meter aggregation).
-      this.sending.set(stationId, row.id);
-      let next: 'next' | 'wait';
-      try {
-        next = await this.deliver(stationId, row);
-      } finally {
-        this.sending.delete(stationId);
+        .limit(Math.min(left, READ_AHEAD) + 1)
+        .execute();
+      if (rows.length === 0) return;
+      const usable = rows.length === 1 ? 1 : rows.length - 1;
+      for (let i = 0; i < usable; i++) {
+        if (this.stopped) return;
+        const row = rows[i]!;
+        // From here on the outbox writer leaves this row's reading alone (meter aggregation).
+        this.sending.set(stationId, row.id);
+        let next: 'next' | 'wait';
+        try {
+          next = await this.deliver(stationId, row, targetOf);
+        } finally {
+          this.sending.delete(stationId);
+        }
+        if (next === 'wait') return;
+        left--;
       }
-      if (next === 'wait') return;
     }
     // Turn used up: other stations first, then this one again.
     this.again.add(stationId);
   }
 
   /** One row: send it or close it. 'wait' when the station's queue must wait (backoff or not due yet). */
-  private async deliver(stationId: string, row: OutboxRow): Promise<'next' | 'wait'> {
-    const { db, clock } = this.deps;
+  private async deliver(stationId: string, row: OutboxRow, targetOf: () => Promise<StationTarget>): Promise<'next' | 'wait'> {
+    const { clock } = this.deps;
     const now = clock.now();
     const due = Date.parse(row.next_attempt_at);
     if (due > now.getTime()) {
-      this.schedule(stationId, due - now.getTime());
+      // Waiting for a retry: the partner failed before (this process may not have seen it, after a restart).
+      if (row.attempts > 0 && !row.last_error?.startsWith('HTTP 429')) this.failing.add(row.partner_id);
+      this.schedule(stationId, row.partner_id, due - now.getTime());
       return 'wait';
     }
-    const target = await this.target(row);
-    if ('cancel' in target) {
-      await this.close(row, 'cancelled', target.cancel);
+    const target = await targetOf();
+    const cancel = cancelReason(target, row.partner_id);
+    if (cancel !== undefined || !target.partner) {
+      await this.close(row, 'cancelled', cancel ?? 'partner removed');
       return 'next';
     }
     if (this.opts.maxAgeMs > 0 && now.getTime() - Date.parse(row.created_at) > this.opts.maxAgeMs) {
       await this.close(row, 'dead', `expired: not delivered within ${Math.round(this.opts.maxAgeMs / 1000)} s${row.last_error ? ` (last error: ${row.last_error})` : ''}`);
       return 'next';
     }
-    let payload: unknown;
     try {
-      payload = JSON.parse(row.payload);
+      JSON.parse(row.payload);
     } catch {
       await this.close(row, 'dead', 'stored payload is not JSON');
       return 'next';
     }
 
-    const res = await this.deps.client.post(target.partner, row.path, payload, { idempotencyKey: row.idempotency_key });
+    // The stored JSON text goes out as stored.
+    const res = await this.deps.client.postJson(target.partner, row.path, row.payload, { idempotencyKey: row.idempotency_key });
     const after = clock.now();
     const outcome = classifyStatus(res.status);
     const attempts = row.attempts + 1;
 
     if (outcome === 'delivered') {
-      const upd = await db
-        .updateTable('outbox')
-        .set({ state: 'delivered', delivered_at: after.toISOString(), attempts })
-        .where('id', '=', row.id)
-        .where('idempotency_key', '=', row.idempotency_key)
-        .where('state', '=', 'pending')
-        .executeTakeFirst();
+      // Marked only now, after the 2xx (a crash before this commit re-sends the row with the same key);
+      // deliveries that end together share one commit. The station's next row waits for it.
+      const upd = await this.writer.run((trx) =>
+        trx
+          .updateTable('outbox')
+          .set({ state: 'delivered', delivered_at: after.toISOString(), attempts })
+          .where('id', '=', row.id)
+          .where('idempotency_key', '=', row.idempotency_key)
+          .where('state', '=', 'pending')
+          .executeTakeFirst(),
+      );
       // 0: the row changed meanwhile (another process's aggregation, an operator): its new content goes next.
       if (Number(upd.numUpdatedRows) > 0) {
         this.deps.metrics.forwarded.inc({ partner: row.partner_id, kind: row.kind });
         this.deps.metrics.latency.observe({ kind: row.kind }, Math.max(0, after.getTime() - Date.parse(row.created_at)) / 1000);
       }
+      this.succeeded(row.partner_id);
       return 'next';
     }
 
@@ -391,23 +481,78 @@ export class Forwarder {
       await this.close(row, 'dead', error, attempts);
       return 'next';
     }
+    // A rate limit (429) is the SCSP asking for less, not an outage: its end does not wake anyone early.
+    if (res.status !== 429) this.failing.add(row.partner_id);
     if (this.opts.maxAttempts > 0 && attempts >= this.opts.maxAttempts) {
       await this.close(row, 'dead', `gave up after ${attempts} attempts; last: ${error}`, attempts);
       return 'next';
     }
     const delay = backoffMs(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs, this.deps.random);
-    await db
-      .updateTable('outbox')
-      .set({ attempts, next_attempt_at: new Date(after.getTime() + delay).toISOString(), last_error: error })
-      .where('id', '=', row.id)
-      .where('state', '=', 'pending')
-      .execute();
+    await this.writer.run((trx) =>
+      trx
+        .updateTable('outbox')
+        .set({ attempts, next_attempt_at: new Date(after.getTime() + delay).toISOString(), last_error: error })
+        .where('id', '=', row.id)
+        .where('state', '=', 'pending')
+        .execute(),
+    );
     this.deps.metrics.failures.inc({ partner: row.partner_id, kind: row.kind, outcome: 'retry' });
     if (attempts === 1 || attempts % 10 === 0) {
       this.deps.log.warn({ stationId, partnerId: row.partner_id, outboxId: row.id, attempts, retryInMs: delay, error }, 'SCSP delivery failed; the station queue waits for the retry');
     }
-    this.schedule(stationId, delay);
+    this.schedule(stationId, row.partner_id, delay);
     return 'wait';
+  }
+
+  // ── recovery: the first success after failures ends the partner's backoff waits ─────────────
+
+  private succeeded(partnerId: string): void {
+    if (!this.failing.delete(partnerId) || this.stopped || this.recoveryTimers.has(partnerId)) return;
+    const since = performance.now() - (this.lastRecovery.get(partnerId) ?? -Infinity);
+    const min = this.opts.recoveryMinIntervalMs;
+    if (since >= min) {
+      void this.recover(partnerId);
+      return;
+    }
+    // A partner that keeps failing and recovering: at most one wake-up per recoveryMinIntervalMs.
+    const t = setTimeout(() => {
+      this.recoveryTimers.delete(partnerId);
+      if (!this.failing.has(partnerId)) void this.recover(partnerId);
+    }, min - since);
+    t.unref();
+    this.recoveryTimers.set(partnerId, t);
+  }
+
+  /**
+   * The partner answers again: the head rows waiting for a retry to it are due now
+   * (`next_attempt_at` = now, so a restart sees the same) and their stations are queued for a worker
+   * at once — the backlog drains right away, still `concurrency` stations at a time.
+   */
+  private async recover(partnerId: string): Promise<void> {
+    if (this.stopped) return;
+    // Nobody waits (a single failure that its own retry fixed): nothing to do. (After a restart the
+    // start-up poll finds the stations waiting for a retry and sets their timers.)
+    if (![...this.timers.values()].some((t) => t.partnerId === partnerId)) return;
+    this.lastRecovery.set(partnerId, performance.now());
+    const now = this.deps.clock.now().toISOString();
+    let rows = 0;
+    try {
+      const res = await this.writer.run((trx) =>
+        trx
+          .updateTable('outbox')
+          .set({ next_attempt_at: now })
+          .where('partner_id', '=', partnerId)
+          .where('state', '=', 'pending')
+          .where('next_attempt_at', '>', now)
+          .executeTakeFirst(),
+      );
+      rows = Number(res.numUpdatedRows);
+    } catch (err) {
+      if (!this.stopped) this.deps.log.warn({ err, partnerId }, 'SCSP recovery: moving retries forward failed; waking the stations anyway');
+    }
+    const stations = [...this.timers].filter(([, t]) => t.partnerId === partnerId).map(([id]) => id);
+    for (const id of stations) this.wake(id, { force: true });
+    if (rows > 0 || stations.length > 0) this.deps.log.info({ partnerId, stations: stations.length, rows }, 'SCSP answers again: stations waiting for a retry are delivered now');
   }
 }
 
@@ -439,6 +584,8 @@ export interface ForwardingDeps {
 export function startForwarding(deps: ForwardingDeps): Forwarding {
   const s: ScspForwardingConfig = { ...DEFAULT_SCSP_FORWARDING, ...deps.settings };
   const metrics = createForwardingMetrics(deps.registry, deps.db);
+  // One connection per delivery slot (the pool's default is 16, the default concurrency).
+  if (s.concurrency > 16) deps.client.setMaxSocketsPerOrigin(s.concurrency);
   const forwarder = new Forwarder({
     db: deps.db,
     clock: deps.clock,

@@ -70,6 +70,8 @@ export async function startScspLink(deps: ScspLinkDeps): Promise<ScspLink> {
   const oauth = new OAuthClient({ clock: deps.clock, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
   const client = new ScspClient({ oauth, log: deps.log, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
   const stoppers: Array<() => Promise<void> | void> = [];
+  // Last to stop (stoppers run in reverse): the keep-alive sockets of the HTTP pools.
+  stoppers.push(() => client.close(), () => oauth.close());
   registerProfileRoutes(deps.http, { db: deps.db, clock: deps.clock, log: deps.log, smart: deps.smart, commands: deps.commands, partners });
   const pairing = new PairingService({
     db: deps.db,

@@ -3,8 +3,10 @@
  * per partner, fetched once for all concurrent callers, refreshed shortly before it expires or when the
  * SCSP answers 401. Client id and secret go in the form body (as the seed's `client_id`,
  * `client_secret`, `audience`); a token endpoint that prefers HTTP Basic gets them there too.
+ * Requests go through a small keep-alive pool (src/util/http-pool.ts) unless a `fetch` is given (tests).
  */
 import type { Clock } from '../util/clock.js';
+import { HttpPool } from '../util/http-pool.js';
 import type { Partner } from './partners.js';
 
 export class TokenError extends Error {
@@ -26,16 +28,27 @@ interface Cached {
 export class OAuthClient {
   private readonly cache = new Map<string, Cached>();
   private readonly inflight = new Map<string, Promise<string>>();
+  private readonly pool: HttpPool | undefined;
 
   constructor(
     private readonly deps: {
       clock: Clock;
+      /** Test hook: send with this instead of the connection pool. */
       fetch?: typeof fetch;
       /** Refresh this long before `expires_in` runs out. */
       skewMs?: number;
       timeoutMs?: number;
+      /** A pool to use instead of the client's own. */
+      pool?: HttpPool;
     },
-  ) {}
+  ) {
+    this.pool = deps.fetch ? undefined : (deps.pool ?? new HttpPool({ maxSocketsPerOrigin: 2 }));
+  }
+
+  /** Close the pool's connections. */
+  close(): void {
+    this.pool?.close();
+  }
 
   /** A valid access token for the partner (cached). */
   async token(p: Partner): Promise<string> {
@@ -64,24 +77,28 @@ export class OAuthClient {
   private async fetchToken(p: Partner): Promise<string> {
     const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: p.clientId, client_secret: p.clientSecret });
     if (p.audience) body.set('audience', p.audience);
-    const f = this.deps.fetch ?? fetch;
-    let res: Response;
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(p.clientId)}:${encodeURIComponent(p.clientSecret)}`).toString('base64')}`,
+    };
+    const timeoutMs = this.deps.timeoutMs ?? 10_000;
+    let status: number;
+    let text: string;
     try {
-      res = await f(p.tokenUrl, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-          authorization: `Basic ${Buffer.from(`${encodeURIComponent(p.clientId)}:${encodeURIComponent(p.clientSecret)}`).toString('base64')}`,
-        },
-        body,
-        signal: AbortSignal.timeout(this.deps.timeoutMs ?? 10_000),
-      });
+      if (this.pool) {
+        const res = await this.pool.request(p.tokenUrl, { method: 'POST', headers, body: body.toString(), timeoutMs });
+        status = res.status;
+        text = res.text;
+      } else {
+        const res = await this.deps.fetch!(p.tokenUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+        status = res.status;
+        text = await res.text();
+      }
     } catch (err) {
       throw new TokenError(`token endpoint ${p.tokenUrl} unreachable: ${(err as Error).message}`);
     }
-    const text = await res.text();
-    if (!res.ok) throw new TokenError(`token endpoint ${p.tokenUrl} answered ${res.status}: ${text.slice(0, 200)}`, res.status);
+    if (status < 200 || status > 299) throw new TokenError(`token endpoint ${p.tokenUrl} answered ${status}: ${text.slice(0, 200)}`, status);
     let json: { access_token?: unknown; expires_in?: unknown; token_type?: unknown };
     try {
       json = JSON.parse(text) as typeof json;

@@ -2,10 +2,12 @@
  * The durable outbox of events for SCSPs (issue 6 §3; seed 001; architecture "Principles").
  *
  * {@link OutboxWriter.hook} is a DomainEvents in-transaction hook: for a station paired (`pairings`)
- * with an enabled partner, it writes the rows to forward **in the same database transaction as the
- * state change** — a TransactionEvent (2.0.1 or 1.6 Start/Stop), MeterValues of a transaction, and a
- * 1.6 StatusNotification (charging-state translation for `ocpp2.0.1`, verbatim for `ocpp1.6`). The
- * station's event is committed together with its rows or not at all; `forwarder.ts` delivers them.
+ * with an enabled partner that takes OCPP-format events (`scsp_partners.session_data` = `ocpp`; an
+ * `ocpi` partner gets OCPI Sessions instead, and nothing here), it writes the rows to forward **in the
+ * same database transaction as the state change** — a TransactionEvent (2.0.1 or 1.6 Start/Stop),
+ * MeterValues of a transaction, and a 1.6 StatusNotification (charging-state translation for
+ * `ocpp2.0.1`, verbatim for `ocpp1.6`). The station's event is committed together with its rows or
+ * not at all; `forwarder.ts` delivers them.
  *
  * Rows: `pending` → `delivered` | `dead` | `cancelled` (dead → pending again through the API). Each row
  * has a unique idempotency key, sent as `Idempotency-Key` (the same content always has the same key):
@@ -136,17 +138,25 @@ function isPayloadProtocol(x: unknown): x is PayloadProtocol {
 }
 
 /**
- * The station's pairing with an enabled partner, and the payload protocol agreed at pairing
- * (`pairings.payload_protocol`; the partner's setting when that is not a known protocol).
+ * The station's pairing with an enabled partner that takes OCPP-format events (`session_data` =
+ * `ocpp`; a partner with `ocpi` gets the sessions as OCPI Sessions instead and no outbox rows), and
+ * the payload protocol agreed at pairing (`pairings.payload_protocol`; the partner's setting when that
+ * is not a known protocol).
  */
 export async function targetOf(db: Db, stationId: string): Promise<Target | undefined> {
   const r = await db
     .selectFrom('pairings')
     .innerJoin('scsp_partners', 'scsp_partners.id', 'pairings.partner_id')
-    .select(['pairings.partner_id as partnerId', 'pairings.payload_protocol as pairingPp', 'scsp_partners.payload_protocol as partnerPp', 'scsp_partners.enabled as enabled'])
+    .select([
+      'pairings.partner_id as partnerId',
+      'pairings.payload_protocol as pairingPp',
+      'scsp_partners.payload_protocol as partnerPp',
+      'scsp_partners.enabled as enabled',
+      'scsp_partners.session_data as sessionData',
+    ])
     .where('pairings.station_id', '=', stationId)
     .executeTakeFirst();
-  if (!r || Number(r.enabled) !== 1) return undefined;
+  if (!r || Number(r.enabled) !== 1 || r.sessionData === 'ocpi') return undefined;
   const pp = isPayloadProtocol(r.pairingPp) ? r.pairingPp : isPayloadProtocol(r.partnerPp) ? r.partnerPp : undefined;
   return pp ? { partnerId: r.partnerId, pp } : undefined;
 }
@@ -463,6 +473,7 @@ export class OutboxWriter {
       .innerJoin('transactions', 'transactions.station_id', 'pairings.station_id')
       .select(['transactions.id as txId'])
       .where('scsp_partners.enabled', '=', 1)
+      .where('scsp_partners.session_data', '!=', 'ocpi')
       .where('transactions.state', '=', 'active')
       .execute();
     const nowS = toEpochS(this.nowMs());
