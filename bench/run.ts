@@ -2,8 +2,8 @@
  * `npm run bench` (= `ampline bench`): runs the benchmarks against a CSMS child process and writes
  * BENCHMARKS.md.
  *
- *   npm run bench                                   all eight, full size (≈ 9 minutes; scsp alone ≈ 5)
- *   npm run bench -- --only heartbeat,meter         a subset (heartbeat, meter, boot, rss, api, smart, optimiser, scsp)
+ *   npm run bench                                   all nine, full size (≈ 12 minutes; scsp alone ≈ 5, ocpi ≈ 3)
+ *   npm run bench -- --only heartbeat,meter         a subset (heartbeat, meter, boot, rss, api, smart, optimiser, scsp, ocpi)
  *   npm run bench -- --quick                        smaller counts and windows (smoke run, < 1 minute)
  *   npm run bench -- --out /tmp/bench.md            write somewhere else than BENCHMARKS.md
  *
@@ -12,7 +12,8 @@
  * child is killed and every temp dir removed on success, failure, SIGINT/SIGTERM and exit. `smart` and
  * `optimiser` are the exceptions: they call pure functions (src/smart, src/optimiser) in this process and
  * start no child. `scsp` also runs, in this process, the SCSP receiver the child forwards events to
- * (bench/lib/scsp-peer.ts).
+ * (bench/lib/scsp-peer.ts); `ocpi` runs an OCPI SCSP and the simulated chargers it steers
+ * (bench/benchmarks/ocpi.ts).
  */
 import { cpus, freemem, loadavg, release, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -27,11 +28,12 @@ import { type ApiOptions, apiBenchmark } from './benchmarks/api.js';
 import { type SmartOptions, smartBenchmark } from './benchmarks/smart.js';
 import { type OptimiserOptions, optimiserBenchmark } from './benchmarks/optimiser.js';
 import { type ScspOptions, scspBenchmark } from './benchmarks/scsp.js';
+import { type OcpiBenchOptions, ocpiBenchmark } from './benchmarks/ocpi.js';
 import { REPO_ROOT, cleanupAll, cpuPressureUs, fdLimits, machineBusySeconds } from './lib/proc.js';
 import { type BenchSection, metText, table } from './lib/report.js';
 import { fmt } from './lib/stats.js';
 
-const ALL = ['heartbeat', 'meter', 'boot', 'rss', 'api', 'smart', 'optimiser', 'scsp'] as const;
+const ALL = ['heartbeat', 'meter', 'boot', 'rss', 'api', 'smart', 'optimiser', 'scsp', 'ocpi'] as const;
 type Name = (typeof ALL)[number];
 
 const USAGE = `Usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE]
@@ -50,6 +52,7 @@ interface Sizes {
   smart: SmartOptions;
   optimiser: OptimiserOptions;
   scsp: ScspOptions;
+  ocpi: OcpiBenchOptions;
 }
 
 function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
@@ -97,6 +100,7 @@ function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
           maxOutageMs: 30_000,
           drainDeadlineMs: 120_000,
         },
+        ocpi: { stations: 60, requests: 150, warmup: 10, rateHz: 10, rounds: 3 },
       }
     : {
         heartbeat: { connections: 200, warmupSlices: 2, rampMs: 300, sliceMs: 2000, rounds: 12 },
@@ -133,6 +137,7 @@ function sizes(quick: boolean, fdSoft: number): { s: Sizes; notes: string[] } {
           maxOutageMs: 90_000,
           drainDeadlineMs: 400_000,
         },
+        ocpi: { stations: 120, requests: 1000, warmup: 20, rateHz: 20, rounds: 5 },
       };
   return { s, notes };
 }
@@ -257,6 +262,7 @@ function render(sections: BenchSection[], meta: { startedAt: Date; command: stri
     '- **`smart`** is the exception: it starts no server and calls the pure smart-charging functions of src/smart in the bench process.',
     '- **`optimiser`** starts no server either: it calls `planMulti`/`planSingle` of src/optimiser (and HiGHS for the LP optimum) in the bench process.',
     '- **`scsp`** also runs the SCSP that the server forwards events to, as a minimal `node:http` receiver in the bench process (one clock with the load generator).',
+    '- **`ocpi`** also runs, in the bench process, an OCPI SCSP (`node:http`) and the simulated OCPP 2.0.1 chargers (src/sim) it steers through the server.',
     ...meta.notes.map((n) => `- Note: ${n}`),
     '',
   );
@@ -307,6 +313,7 @@ export async function runBenchmarks(argv: string[]): Promise<void> {
         else if (name === 'api') sections.push(await apiBenchmark(s.api, log));
         else if (name === 'smart') sections.push(await smartBenchmark(s.smart, log));
         else if (name === 'scsp') sections.push(await scspBenchmark(s.scsp, log));
+        else if (name === 'ocpi') sections.push(await ocpiBenchmark(s.ocpi, log));
         else sections.push(await optimiserBenchmark(s.optimiser, log));
       } catch (err) {
         failed++;

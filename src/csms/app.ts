@@ -81,7 +81,7 @@ export async function startCsms(config: CsmsConfig, deps: CsmsDeps = {}): Promis
   const transactions = new TransactionService({ db: db.kysely, clock, log, events, auth, writer });
   const smart = new SmartChargingService({ db: db.kysely, clock, log, events, commands: () => commands });
   smart.start();
-  const services: CsmsServices = { stations, transactions, auth, smart, clock, log };
+  const services: CsmsServices = { stations, transactions, auth, smart, clock, log, events };
   // Whatever this node had connected before a crash is not connected now.
   await stations.resetPresence();
 

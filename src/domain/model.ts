@@ -166,4 +166,6 @@ export type DomainEvent =
   | { type: 'TransactionEvent'; transactionId: string; event: TxEvent; duplicate: boolean }
   | { type: 'MeterValues'; stationId: string; evseId: number; transactionId: string | null; samples: MeterSample[] }
   /** The CSMS's shadow of a station's installed charging profiles changed (EVSE 0 = station-wide). */
-  | { type: 'ChargingProfilesChanged'; stationId: string; evseIds: number[] };
+  | { type: 'ChargingProfilesChanged'; stationId: string; evseIds: number[] }
+  /** 2.0.1 NotifyChargingLimit: an external system (EMS, SO, …) limits the station or one EVSE (absent / 0 = station-wide). */
+  | { type: 'ChargingLimitNotified'; stationId: string; evseId?: number | undefined; source: string };

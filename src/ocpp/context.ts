@@ -6,6 +6,7 @@ import type { AuthService } from '../services/auth.js';
 import type { SmartChargingService } from '../services/smart-charging.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
+import type { DomainEvents } from '../services/events.js';
 
 export interface CsmsServices {
   stations: StationService;
@@ -14,6 +15,8 @@ export interface CsmsServices {
   smart: SmartChargingService;
   clock: Clock;
   log: Logger;
+  /** Domain events that are not state changes of the services (e.g. 2.0.1 NotifyChargingLimit); absent in some unit tests. */
+  events?: Pick<DomainEvents, 'publish'>;
 }
 
 export interface HandlerCtx {

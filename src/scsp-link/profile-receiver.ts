@@ -15,7 +15,9 @@
  * R2  Schedule sanity before any rewriting: the first schedule is used (2.0.1 allows up to three for
  *     ISO 15118 negotiation, a 1.6 station takes one); it needs periods, the first at 0 (K01.FR.31),
  *     strictly increasing (K01.FR.35), limits ≥ 0 → otherwise refusal `InvalidSchedule`.
- *     `minChargingRate` is dropped: the EV's minimum of the whole station does not split.
+ *     `minChargingRate` is dropped: the EV's minimum of the whole station does not split — unless the
+ *     caller asks to keep it (`keepMinChargingRate`, the OCPI ChargingProfiles receiver: one session,
+ *     one EV), then it is converted like a limit (R6, without the pause) and clamped (R7).
  * R3  Targets. The EVSEs with an active transaction. `transactionId` given → the EVSE of that transaction
  *     (`UnknownTransaction` when none is active); `evseId` > 0 → that EVSE (`UnknownEvse`, or
  *     `NoTransaction` when it has no transaction); `evseId` 0 → every EVSE with a transaction
@@ -142,6 +144,11 @@ export interface TargetProfile {
 
 export type Translation = { ok: true; targets: TargetProfile[] } | Refusal;
 
+export interface TranslateOptions {
+  /** Keep `minChargingRate` (R2): for a request that names one transaction (one EV). Default: dropped. */
+  keepMinChargingRate?: boolean;
+}
+
 const refuse = (reason: RefusalReason, message: string): Refusal => ({ ok: false, reason, message });
 
 interface Period {
@@ -255,7 +262,7 @@ function mergeEqual(periods: readonly Period[]): Period[] {
 }
 
 /** Translates the SCSP's request into one TxProfile per target EVSE (rules R1–R10 above). */
-export function translateScspProfile(req: ScspProfileRequest, facts: StationFacts): Translation {
+export function translateScspProfile(req: ScspProfileRequest, facts: StationFacts, opts: TranslateOptions = {}): Translation {
   const parsed = parse(req);
   if (!parsed.ok) return parsed;
   const { evseId: requestedEvse, profile: p } = parsed;
@@ -338,7 +345,8 @@ export function translateScspProfile(req: ScspProfileRequest, facts: StationFact
       adjustments.push(pool.has(e.evseId) ? `equal share among ${pool.size} EVSE(s) whose EV wants energy` : `EV does not want energy (${e.transaction?.chargingState}): share 0`);
     }
     if (siteClamped) adjustments.push(`limited to the site limit ${facts.siteLimit!.limit} ${facts.siteLimit!.unit}`);
-    if (schedule.minChargingRate !== undefined) adjustments.push('minChargingRate dropped');
+    const keepMin = opts.keepMinChargingRate === true && schedule.minChargingRate !== undefined;
+    if (schedule.minChargingRate !== undefined && !keepMin) adjustments.push('minChargingRate dropped');
     if (p.chargingSchedule.length > 1) adjustments.push(`only the first of ${p.chargingSchedule.length} schedules kept`);
     if (outUnit !== inUnit) adjustments.push(`converted ${inUnit} → ${outUnit} at ${voltageOf(e)} V ${e.dc ? 'DC' : `line-to-neutral, ${e.phases ?? 3} phase(s)`}`);
     let clamped = false;
@@ -380,6 +388,17 @@ export function translateScspProfile(req: ScspProfileRequest, facts: StationFact
       adjustments.push(`${periods.length} periods truncated to the station's maximum of ${maxPeriods} (the first ones kept)`);
       periods = periods.slice(0, maxPeriods);
     }
+    let minRate: number | undefined;
+    if (keepMin) {
+      // R2 (kept): converted like a limit of the first period (R6, no pause), clamped to the connector (R7).
+      const first = based.periods[0]!;
+      const phases = phasesFor(e, first);
+      let m = schedule.minChargingRate as number;
+      if (outUnit !== inUnit) m = outUnit === 'A' ? m / (phases * voltageOf(e)) : m * phases * voltageOf(e);
+      const cap = capIn(e, first, outUnit);
+      if (cap !== undefined && m > cap) m = cap;
+      minRate = floorTenth(m);
+    }
     const common = {
       id: id(e.evseId),
       ...(based.start !== undefined ? { startSchedule: based.start } : {}),
@@ -387,8 +406,18 @@ export function translateScspProfile(req: ScspProfileRequest, facts: StationFact
     };
     const chargingSchedule: ChargingSchedule =
       outUnit === 'A'
-        ? { ...common, chargingRateUnit: 'A', chargingSchedulePeriod: periods.map((q) => ({ ...q, startPeriod: seconds(q.startPeriod), limit: amps(q.limit) })) }
-        : { ...common, chargingRateUnit: 'W', chargingSchedulePeriod: periods.map((q) => ({ ...q, startPeriod: seconds(q.startPeriod), limit: watts(q.limit) })) };
+        ? {
+            ...common,
+            chargingRateUnit: 'A',
+            chargingSchedulePeriod: periods.map((q) => ({ ...q, startPeriod: seconds(q.startPeriod), limit: amps(q.limit) })),
+            ...(minRate !== undefined ? { minChargingRate: amps(minRate) } : {}),
+          }
+        : {
+            ...common,
+            chargingRateUnit: 'W',
+            chargingSchedulePeriod: periods.map((q) => ({ ...q, startPeriod: seconds(q.startPeriod), limit: watts(q.limit) })),
+            ...(minRate !== undefined ? { minChargingRate: watts(minRate) } : {}),
+          };
     const profile: ChargingProfile = {
       id: id(e.evseId),
       evseId: e.evseId,

@@ -43,7 +43,7 @@ import { compositeSchedule } from '../smart/composite.js';
 import { activeSchedule, type ChargingProfile } from '../smart/profile.js';
 import { amps, epochMs, epochToIso, phasesOfPowerType, seconds, volts } from '../smart/units.js';
 import { PAYLOAD_PROTOCOLS, type Partner, type PartnerService, type PayloadProtocol } from './partners.js';
-import { NoEvsesKnownError, loadStationDescription } from './station-description.js';
+import { type ChargingStationDescription, NoEvsesKnownError, loadStationDescription } from './station-description.js';
 import { installCpoConventions, partnerOf, requirePartner } from './inbound-auth.js';
 import { translateScspProfile, type EvseFacts, type StationFacts, type TargetProfile } from './profile-receiver.js';
 
@@ -135,9 +135,14 @@ const CHARGING_STATES_16 = new Set(['Charging', 'SuspendedEV', 'SuspendedEVSE'])
  * Everything the translation needs about the station, now. The electrical facts (phases, maximum
  * current, voltage) come from the same `charging_station` description the SCSP was given at pairing
  * (station-description.ts: operator data, then the 2.0.1 device model, then its documented defaults),
- * so Ampline converts and clamps with the numbers the SCSP planned with.
+ * so Ampline converts and clamps with the numbers the SCSP planned with. Shared with the OCPI
+ * ChargingProfiles receiver (src/ocpi/cpo/chargingprofiles.ts), which translates through the same rules.
  */
-async function stationFacts(deps: ProfileRoutesDeps, uid: string, protocol: OcppProtocol): Promise<{ facts: StationFacts; installed: ChargingProfile[] }> {
+export async function stationFacts(
+  deps: Pick<ProfileRoutesDeps, 'db' | 'clock' | 'smart'>,
+  uid: string,
+  protocol: OcppProtocol,
+): Promise<{ facts: StationFacts; installed: ChargingProfile[]; description: ChargingStationDescription | undefined }> {
   const now = deps.clock.now().getTime();
   const [capabilities, active, txRows, statuses, description, installed] = await Promise.all([
     deps.smart.capabilities(uid, protocol),
@@ -186,7 +191,7 @@ async function stationFacts(deps: ProfileRoutesDeps, uid: string, protocol: Ocpp
     const first = c.chargingSchedulePeriod[0];
     if (first && first.limit < huge) facts.siteLimit = { limit: first.limit as number, unit: 'W' };
   }
-  return { facts, installed: installed.map((r) => r.profile) };
+  return { facts, installed: installed.map((r) => r.profile), description };
 }
 
 /**

@@ -142,6 +142,13 @@ export const handlers201 = {
   // --- K Smart charging ---
   async NotifyChargingLimit(ctx, req) {
     await ctx.svc.stations.record(ctx.stationId, 'NotifyChargingLimit', req);
+    // For the OCPI ChargingProfiles receiver (ActiveChargingProfile updates).
+    ctx.svc.events?.publish({
+      type: 'ChargingLimitNotified',
+      stationId: ctx.stationId,
+      evseId: req.evseId,
+      source: req.chargingLimit.chargingLimitSource,
+    });
     return {};
   },
   async ClearedChargingLimit(ctx, req) {
