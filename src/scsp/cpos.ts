@@ -22,6 +22,7 @@ import type { ScspKysely, CposTable } from './store.js';
 import type { Clock } from '../util/clock.js';
 import { MIN_SECRET_LENGTH, matchesHash, randomSecret, sha256 } from './secrets.js';
 import { ScspConfigError } from './config.js';
+import { isHttpUrl } from '../util/http.js';
 
 export type PayloadProtocol = 'ocpp2.0.1' | 'ocpp1.6';
 export const PAYLOAD_PROTOCOLS: readonly PayloadProtocol[] = ['ocpp2.0.1', 'ocpp1.6'];
@@ -74,16 +75,6 @@ export interface CpoCredentials {
 
 export class CpoInputError extends Error {
   override name = 'CpoInputError';
-}
-
-function isHttpUrl(s: unknown): s is string {
-  if (typeof s !== 'string') return false;
-  try {
-    const u = new URL(s);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
 }
 
 /** The "keep the stored secret" marker (as the admin API shows secrets). */

@@ -20,6 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
+import { installMessageConventions } from '../util/http.js';
 import { validatePayload } from '../ocpp/schemas.js';
 import { type CpoRegistry, PAYLOAD_PROTOCOLS, isPayloadProtocol } from './cpos.js';
 import { type TokenService, cpoOf, requireCpo } from './oauth.js';
@@ -48,18 +49,7 @@ export function publicErrors(errors: readonly ErrorObject[]): Array<{ path: stri
 
 /** `{message}` errors and lenient JSON (an empty body is no body) for a plugin scope of seed routes. */
 export function installSeedConventions(app: FastifyInstance, log: Logger): void {
-  const json = app.getDefaultJsonParser('error', 'ignore');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if ((body as string).trim() === '') return done(null, undefined);
-    return json(req, body as string, done);
-  });
-  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
-    const status = err.statusCode ?? 500;
-    if (status >= 400 && status < 500) return reply.code(status).send({ message: err.message || 'Bad Request' });
-    log.error({ err, method: req.method, url: req.url.split('?')[0] }, 'SCSP partner route failed');
-    return reply.code(500).send({ message: 'Internal Server Error' });
-  });
+  installMessageConventions(app, log, 'SCSP partner route');
 }
 
 export function registerPartnerRoutes(http: FastifyInstance, deps: PartnerRoutesDeps): void {

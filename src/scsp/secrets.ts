@@ -7,6 +7,7 @@
  * (six digits, typed by a person) and are protected by expiry and single use instead.
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { bearerToken as parseBearer } from '../util/http.js';
 
 export const MIN_SECRET_LENGTH = 16;
 
@@ -34,9 +35,7 @@ export function matchesHash(clear: string, hashHex: string): boolean {
   return h.length === s.length && timingSafeEqual(h, s);
 }
 
-/** `Authorization: Bearer <token>` → token. */
+/** `Authorization: Bearer <token>` → token (the one parser both parties use, src/util/http.ts). */
 export function bearerToken(header: unknown): string | undefined {
-  if (typeof header !== 'string') return undefined;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m?.[1];
+  return typeof header === 'string' ? parseBearer(header) : undefined;
 }

@@ -15,7 +15,7 @@ import {
   validateSession,
   validateSessionPatch,
   type OcpiSession,
-} from '../../src/ocpi/scsp/objects.js';
+} from '../../src/ocpi/objects.js';
 import { amplineLocationId, chargingProfileOf, evseIdOf, matchStation, mergePatch, readingOf, sessionEvents } from '../../src/ocpi/scsp/mapping.js';
 import { OcpiProfileSender } from '../../src/ocpi/scsp/profile-sender.js';
 import { ResultWaiters } from '../../src/ocpi/scsp/chargingprofiles.js';

@@ -81,6 +81,7 @@
  */
 import type { OCPP20 } from 'typed-ocpp';
 import { isSuccess, OcpiError } from '../core/status.js';
+import type { ActiveChargingProfile, ChargingProfile, ChargingProfilePeriod, ChargingProfileResponse, ChargingProfileResponseType, ChargingProfileResultType } from '../objects.js';
 import type { OcpiModule, OcpiReply, OcpiRequest } from '../core/plugin.js';
 import { formatDateTime, parseDateTime } from '../core/datetime.js';
 import { isHttpUrl } from '../core/strings.js';
@@ -103,31 +104,9 @@ import { type ChargingStationDescription, NoEvsesKnownError, loadStationDescript
 
 // ── OCPI objects (mod_charging_profiles) ─────────────────────────────────────────────────────────
 
-export type ChargingProfileResponseType = 'ACCEPTED' | 'NOT_SUPPORTED' | 'REJECTED' | 'TOO_OFTEN' | 'UNKNOWN_SESSION';
-export type ChargingProfileResultType = 'ACCEPTED' | 'REJECTED' | 'UNKNOWN';
-
-export interface OcpiChargingProfilePeriod {
-  start_period: number;
-  limit: number;
-}
-
-export interface OcpiChargingProfile {
-  start_date_time?: string;
-  duration?: number;
-  charging_rate_unit: RateUnit;
-  min_charging_rate?: number;
-  charging_profile_period?: OcpiChargingProfilePeriod[];
-}
-
-export interface ActiveChargingProfile {
-  start_date_time: string;
-  charging_profile: OcpiChargingProfile;
-}
-
-export interface ChargingProfileResponse {
-  result: ChargingProfileResponseType;
-  timeout: number;
-}
+export type { ActiveChargingProfile, ChargingProfileResponse, ChargingProfileResponseType, ChargingProfileResultType } from '../objects.js';
+export type OcpiChargingProfilePeriod = ChargingProfilePeriod;
+export type OcpiChargingProfile = ChargingProfile;
 
 /** A parsed SetChargingProfile body. */
 export interface SetChargingProfile {

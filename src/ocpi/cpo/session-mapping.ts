@@ -29,40 +29,14 @@ import { formatDateTime } from '../core/datetime.js';
 import { isCiString } from '../core/strings.js';
 import { createHash } from 'node:crypto';
 import { ocpiEvseUid, ocpiLocationId } from './context.js';
+import { type AUTH_METHODS, type TOKEN_TYPES, type CdrDimension, type CdrDimensionType, type ChargingPeriod, type SessionStatus } from '../objects.js';
 
 // ── OCPI objects (mod_sessions, mod_cdrs, mod_tokens; wire names) ─────────────────────────────────
 
-export const SESSION_STATUSES = ['ACTIVE', 'COMPLETED', 'INVALID', 'PENDING', 'RESERVATION'] as const;
-export type SessionStatus = (typeof SESSION_STATUSES)[number];
-export const TOKEN_TYPES = ['AD_HOC_USER', 'APP_USER', 'OTHER', 'RFID'] as const;
+export { AUTH_METHODS, SESSION_STATUSES, TOKEN_TYPES } from '../objects.js';
+export type { CdrDimension, CdrDimensionType, ChargingPeriod, SessionStatus } from '../objects.js';
 export type TokenType = (typeof TOKEN_TYPES)[number];
-export const AUTH_METHODS = ['AUTH_REQUEST', 'COMMAND', 'WHITELIST'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
-export type CdrDimensionType =
-  | 'CURRENT'
-  | 'ENERGY'
-  | 'ENERGY_EXPORT'
-  | 'ENERGY_IMPORT'
-  | 'MAX_CURRENT'
-  | 'MIN_CURRENT'
-  | 'MAX_POWER'
-  | 'MIN_POWER'
-  | 'PARKING_TIME'
-  | 'POWER'
-  | 'RESERVATION_TIME'
-  | 'STATE_OF_CHARGE'
-  | 'TIME';
-
-export interface CdrDimension {
-  type: CdrDimensionType;
-  volume: number;
-}
-
-export interface ChargingPeriod {
-  start_date_time: string;
-  dimensions: CdrDimension[];
-  tariff_id?: string;
-}
 
 export interface CdrToken {
   country_code: string;

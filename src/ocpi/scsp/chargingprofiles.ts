@@ -30,7 +30,7 @@ import {
   validateActiveChargingProfile,
   validateActiveProfileResult,
   validateProfileResult,
-} from './objects.js';
+} from '../objects.js';
 import { type ProfileRequestKind, keyOfRow } from './store.js';
 
 export const CHARGINGPROFILES_PATH = '2.2.1/chargingprofiles';

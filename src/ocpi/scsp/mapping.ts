@@ -32,7 +32,7 @@ import type { ChargingStation } from '../../scsp/charging-station.js';
 import { canonicalJson, type MeterReading, type SessionEvent } from '../../scsp/ingest.js';
 import type { PowerSchedule } from '../../scsp/planner.js';
 import { toPeriods } from '../../scsp/profile.js';
-import type { ChargingPeriod, ChargingProfile, OcpiSession } from './objects.js';
+import type { ChargingPeriod, ChargingProfile, OcpiSession } from '../objects.js';
 
 const CI_STRING_36 = /^[\x21-\x7e]{1,36}$/;
 const hashed = (prefix: string, s: string): string => prefix + createHash('sha256').update(s, 'utf8').digest('hex').slice(0, 35);

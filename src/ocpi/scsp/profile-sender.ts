@@ -48,7 +48,7 @@ import { NoSuchEndpointError, type OcpiNode, type PartnerClient } from '../node.
 import type { OcpiPartner } from '../storage.js';
 import { CHARGINGPROFILES_PATH, RESULTS_SEGMENT, type ResultWaiters, newRequestId } from './chargingprofiles.js';
 import { chargingProfileOf } from './mapping.js';
-import { type ActiveChargingProfile, type ChargingProfile, parseChargingProfileResponse } from './objects.js';
+import { type ActiveChargingProfile, type ChargingProfile, parseChargingProfileResponse } from '../objects.js';
 import { type OcpiScspStore, type OcpiSessionRow, type ProfileRequestKind, keyOfRow } from './store.js';
 
 /** The delivery request of the `ocpi` route (kept with the delivery, re-sent on retries). */

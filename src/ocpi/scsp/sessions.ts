@@ -45,7 +45,7 @@ import type { Cpo } from '../../scsp/cpos.js';
 import type { StationRecord } from '../../scsp/pairing.js';
 import { cpoOfPartner, type ScspOcpiContext } from './context.js';
 import { evseIdOf, matchStation, mergePatch, sessionEvents } from './mapping.js';
-import { type OcpiSession, OcpiValidationError, validateSession, validateSessionPatch } from './objects.js';
+import { type OcpiSession, OcpiValidationError, validateSession, validateSessionPatch } from '../objects.js';
 import { type OcpiSessionKey, type OcpiSessionRow, sessionKeyOf } from './store.js';
 
 export const SESSIONS_PATH = '2.2.1/sessions';

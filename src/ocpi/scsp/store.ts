@@ -6,7 +6,7 @@
 import type { Selectable } from 'kysely';
 import type { OcpiProfileRequestsTable, OcpiSessionsTable, ScspKysely } from '../../scsp/store.js';
 import { ciCanonical } from '../core/strings.js';
-import type { ActiveChargingProfile, OcpiSession } from './objects.js';
+import type { ActiveChargingProfile, OcpiSession } from '../objects.js';
 
 export type OcpiSessionRow = Selectable<OcpiSessionsTable>;
 export type ProfileRequestRow = Selectable<OcpiProfileRequestsTable>;

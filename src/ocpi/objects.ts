@@ -1,5 +1,6 @@
 /**
- * OCPI 2.2.1 objects the SCSP receives and sends, and their validation (pure). Spec: mod_sessions
+ * OCPI 2.2.1 objects of the second-wave modules, for both roles (the CPO builds and parses them in
+ * src/ocpi/cpo, the SCSP in src/ocpi/scsp), and their validation (pure). Spec: mod_sessions
  * (Session, ChargingPeriod, CdrToken, Price), mod_cdrs (CdrDimension), mod_charging_profiles
  * (ChargingProfile, ActiveChargingProfile, SetChargingProfile, ChargingProfileResponse and the async
  * results); protocols.md §2.5–2.7.
@@ -15,8 +16,8 @@
  * - ChargingProfile: periods (if any) start at 0 and strictly increase, limits ≥ 0 — what a Receiver
  *   is told to validate (§2.7) — and we hold an ActiveChargingProfile to the same rules.
  */
-import { parseDateTime } from '../core/datetime.js';
-import { isCiString, isCountryCode, isOcpiString, isPartyId } from '../core/strings.js';
+import { parseDateTime } from './core/datetime.js';
+import { isCiString, isCountryCode, isOcpiString, isPartyId } from './core/strings.js';
 
 // ── enums ───────────────────────────────────────────────────────────────────────────────────────
 
