@@ -75,6 +75,7 @@ function round(v: number): number {
 export function samplesFrom16(meterValues: readonly MeterValue16[], contextOverride?: string): MeterSample[] {
   const out: MeterSample[] = [];
   for (const mv of meterValues) {
+    const timestamp = utc(mv.timestamp);
     for (const sv of mv.sampledValue) {
       const measurand = sv.measurand ?? DEFAULT_MEASURAND;
       const signed = sv.format === 'SignedData';
@@ -82,7 +83,7 @@ export function samplesFrom16(meterValues: readonly MeterValue16[], contextOverr
       const unitGiven = sv.unit === 'Wh' && !measurand.startsWith('Energy') ? undefined : sv.unit;
       const c = canonical(measurand, unitGiven, Number.isFinite(n) ? n : 0);
       out.push({
-        timestamp: utc(mv.timestamp),
+        timestamp,
         measurand,
         phase: sv.phase,
         unit: c.unit,
@@ -99,12 +100,13 @@ export function samplesFrom16(meterValues: readonly MeterValue16[], contextOverr
 export function samplesFrom201(meterValues: readonly MeterValue201[]): MeterSample[] {
   const out: MeterSample[] = [];
   for (const mv of meterValues) {
+    const timestamp = utc(mv.timestamp);
     for (const sv of mv.sampledValue) {
       const measurand = sv.measurand ?? DEFAULT_MEASURAND;
       const mult = sv.unitOfMeasure?.multiplier ?? 0;
       const c = canonical(measurand, sv.unitOfMeasure?.unit, sv.value * 10 ** mult);
       out.push({
-        timestamp: utc(mv.timestamp),
+        timestamp,
         measurand,
         phase: sv.phase,
         unit: c.unit,
