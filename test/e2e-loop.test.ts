@@ -6,11 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimChargePoint, type Amps, type Watts, type WattHours } from '../src/sim/index.js';
+import type { SimChargePoint } from '../src/sim/index.js';
 import { startTestCsms } from './helpers/csms.js';
 import { waitFor } from './helpers/wire.js';
 import { startTestScsp } from './scsp/helpers.js';
-import { linkParties, pairStation } from '../src/demo.js';
+import { linkParties } from '../src/demo.js';
+import { pairedChargers, startLoopSessions } from './helpers/loop.js';
 
 test('CSMS ↔ SCSP loop: sessions are forwarded, planned under the site limit, and the chargers follow the plan', async () => {
   const csms = await startTestCsms();
@@ -18,29 +19,8 @@ test('CSMS ↔ SCSP loop: sessions are forwarded, planned under the site limit, 
   const cps: SimChargePoint[] = [];
   try {
     await linkParties(csms, scsp);
-    const layout = [
-      { id: 'LOOP-16', protocol: 'ocpp1.6' as const },
-      { id: 'LOOP-201', protocol: 'ocpp2.0.1' as const },
-    ];
-    for (const s of layout) {
-      const cp = new SimChargePoint({
-        url: csms.ocppUrl,
-        identity: s.id,
-        protocol: s.protocol,
-        evses: [{ id: 1, connectors: [{ id: 1, powerType: 'AC_3_PHASE', maxCurrentA: 32 as Amps }] }],
-        meterIntervalS: 5,
-        reconnect: false,
-      });
-      cps.push(cp);
-      await cp.connect();
-      await pairStation(csms, scsp, s.id);
-    }
-    // Both stations behind one 14 kW connection at the SCSP: 7 kW each while both charge.
-    await scsp.sites.upsert('home', { maxPowerW: 14_000, stations: layout.map((s) => ({ cpoId: 'ampline-csms', uid: s.id })) });
-
-    for (const cp of cps) {
-      await cp.startSession({ evseId: 1, idTag: `LOOP-${cp.identity}`, ev: { batteryWh: 60_000 as WattHours, socPercent: 20, maxPowerW: 22_000 as Watts, phases: 3 } });
-    }
+    await pairedChargers(csms, scsp, 'LOOP', cps);
+    await startLoopSessions(cps, 'LOOP');
     // The SCSP saw the sessions (forwarded TransactionEvents), planned, and the CSMS installed its plan.
     await waitFor(async () => (await scsp.sessions.active([{ cpoId: 'ampline-csms', uid: 'LOOP-16' }, { cpoId: 'ampline-csms', uid: 'LOOP-201' }])).length === 2, {
       timeoutMs: 20_000,

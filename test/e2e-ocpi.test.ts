@@ -9,11 +9,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimChargePoint, type Amps, type Watts, type WattHours } from '../src/sim/index.js';
+import type { SimChargePoint } from '../src/sim/index.js';
 import { startTestCsms } from './helpers/csms.js';
 import { waitFor } from './helpers/wire.js';
 import { startTestScsp } from './scsp/helpers.js';
-import { linkParties, pairStation } from '../src/demo.js';
+import { linkParties } from '../src/demo.js';
+import { pairedChargers, startLoopSessions } from './helpers/loop.js';
 
 const CPO = 'ampline-csms';
 
@@ -32,28 +33,8 @@ test('CSMS ↔ SCSP over OCPI: sessions pushed, profiles PUT per session, result
     assert.ok(atCsms.endpoints.some((e) => e.identifier === 'chargingprofiles' && e.role === 'SENDER'));
     assert.ok(atScsp.endpoints.some((e) => e.identifier === 'chargingprofiles' && e.role === 'RECEIVER'));
 
-    const layout = [
-      { id: 'OCPI-16', protocol: 'ocpp1.6' as const },
-      { id: 'OCPI-201', protocol: 'ocpp2.0.1' as const },
-    ];
-    for (const s of layout) {
-      const cp = new SimChargePoint({
-        url: csms.ocppUrl,
-        identity: s.id,
-        protocol: s.protocol,
-        evses: [{ id: 1, connectors: [{ id: 1, powerType: 'AC_3_PHASE', maxCurrentA: 32 as Amps }] }],
-        meterIntervalS: 5,
-        reconnect: false,
-      });
-      cps.push(cp);
-      await cp.connect();
-      await pairStation(csms, scsp, s.id);
-    }
-    await scsp.sites.upsert('home', { maxPowerW: 14_000, stations: layout.map((s) => ({ cpoId: CPO, uid: s.id })) });
-
-    for (const cp of cps) {
-      await cp.startSession({ evseId: 1, idTag: `OCPI-${cp.identity}`, ev: { batteryWh: 60_000 as WattHours, socPercent: 20, maxPowerW: 22_000 as Watts, phases: 3 } });
-    }
+    await pairedChargers(csms, scsp, 'OCPI', cps);
+    await startLoopSessions(cps, 'OCPI');
     // Sessions reached the SCSP as OCPI Sessions (no OCPP-format events: the partner takes session data over OCPI).
     await waitFor(async () => (await scsp.ocpiStore.list({ cpoId: CPO, status: 'ACTIVE' })).rows.length === 2, { timeoutMs: 20_000 });
     const outbox = await csms.db.kysely.selectFrom('outbox').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
