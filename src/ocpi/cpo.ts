@@ -15,7 +15,7 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { OcpiModule } from './core/plugin.js';
 import type { PartnerPrincipal } from './credentials.js';
-import { OcpiNode } from './node.js';
+import { type OcpiNode, mountOcpiNode } from './node.js';
 import { kyselyPartnerRepository } from './storage.js';
 import type { EndpointRequirement } from './versions.js';
 
@@ -33,21 +33,15 @@ export interface CpoOcpiDeps {
 
 /** Build the CPO node and mount `/ocpi/...` (call before the server listens). */
 export function registerCpoOcpi(http: FastifyInstance, deps: CpoOcpiDeps): OcpiNode {
-  const node = new OcpiNode({
-    identity: {
-      role: 'CPO',
-      countryCode: deps.config.ocpi.countryCode,
-      partyId: deps.config.ocpi.partyId,
-      businessDetails: { name: deps.config.ocpi.businessName },
-    },
+  return mountOcpiNode(http, {
+    role: 'CPO',
+    party: deps.config.ocpi,
     publicUrl: deps.config.publicUrl,
     partners: kyselyPartnerRepository(deps.db),
     clock: deps.clock,
-    log: deps.log.child({ component: 'ocpi', role: 'CPO' }),
-    ...(deps.fetch ? { fetch: deps.fetch } : {}),
-    ...(deps.modules ? { modules: deps.modules } : {}),
-    ...(deps.requiredPeerEndpoints ? { requiredPeerEndpoints: deps.requiredPeerEndpoints } : {}),
+    log: deps.log,
+    fetch: deps.fetch,
+    modules: deps.modules,
+    requiredPeerEndpoints: deps.requiredPeerEndpoints,
   });
-  node.mount(http);
-  return node;
 }

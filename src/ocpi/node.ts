@@ -216,3 +216,33 @@ export class OcpiNode {
     };
   }
 }
+
+/** What both roles pass to {@link mountOcpiNode}: their party settings, storage and functional modules. */
+export interface OcpiNodeSetup {
+  role: PartyIdentity['role'];
+  /** The party's OCPI settings (AMPLINE_OCPI_* / AMPLINE_SCSP_OCPI_*). */
+  party: { countryCode: string; partyId: string; businessName: string };
+  publicUrl?: string | undefined;
+  partners: OcpiPartnerRepository;
+  clock: Clock;
+  log: Logger;
+  fetch?: typeof fetch | undefined;
+  modules?: ((node: OcpiNode) => OcpiModule<PartnerPrincipal>[]) | undefined;
+  requiredPeerEndpoints?: EndpointRequirement[] | undefined;
+}
+
+/** Build a party's node and mount `/ocpi/...` on the server (call before it listens). */
+export function mountOcpiNode(http: FastifyInstance, s: OcpiNodeSetup): OcpiNode {
+  const node = new OcpiNode({
+    identity: { role: s.role, countryCode: s.party.countryCode, partyId: s.party.partyId, businessDetails: { name: s.party.businessName } },
+    publicUrl: s.publicUrl,
+    partners: s.partners,
+    clock: s.clock,
+    log: s.log.child({ component: 'ocpi', role: s.role }),
+    ...(s.fetch ? { fetch: s.fetch } : {}),
+    ...(s.modules ? { modules: s.modules } : {}),
+    ...(s.requiredPeerEndpoints ? { requiredPeerEndpoints: s.requiredPeerEndpoints } : {}),
+  });
+  node.mount(http);
+  return node;
+}

@@ -27,7 +27,7 @@ import type { ScspConfig } from '../scsp/config.js';
 import type { ScspKysely } from '../scsp/store.js';
 import type { OcpiModule } from './core/plugin.js';
 import type { PartnerPrincipal } from './credentials.js';
-import { OcpiNode } from './node.js';
+import { type OcpiNode, mountOcpiNode } from './node.js';
 import { kyselyPartnerRepository } from './storage.js';
 import type { EndpointRequirement } from './versions.js';
 
@@ -44,21 +44,15 @@ export interface ScspOcpiDeps {
 
 /** Build the SCSP node and mount `/ocpi/...` (call before the server listens). */
 export function registerScspOcpi(http: FastifyInstance, deps: ScspOcpiDeps): OcpiNode {
-  const node = new OcpiNode({
-    identity: {
-      role: deps.config.ocpi.role,
-      countryCode: deps.config.ocpi.countryCode,
-      partyId: deps.config.ocpi.partyId,
-      businessDetails: { name: deps.config.ocpi.businessName },
-    },
+  return mountOcpiNode(http, {
+    role: deps.config.ocpi.role,
+    party: deps.config.ocpi,
     publicUrl: deps.config.publicUrl,
     partners: kyselyPartnerRepository(deps.db),
     clock: deps.clock,
-    log: deps.log.child({ component: 'ocpi', role: deps.config.ocpi.role }),
-    ...(deps.fetch ? { fetch: deps.fetch } : {}),
-    ...(deps.modules ? { modules: deps.modules } : {}),
-    ...(deps.requiredPeerEndpoints ? { requiredPeerEndpoints: deps.requiredPeerEndpoints } : {}),
+    log: deps.log,
+    fetch: deps.fetch,
+    modules: deps.modules,
+    requiredPeerEndpoints: deps.requiredPeerEndpoints,
   });
-  node.mount(http);
-  return node;
 }
